@@ -1,0 +1,74 @@
+"""The ``.cube`` accessor on moment cubes: notebook access to the library's functions.
+
+It holds no logic: each method delegates to a public function of :mod:`cubes.stats`,
+:mod:`cubes.jackknife` or :mod:`cubes.reduce`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+
+import xarray as xr
+
+from . import jackknife, reduce, stats
+
+
+@xr.register_dataset_accessor("cube")
+class CubeAccessor:
+    """``ds.cube.mean("vz")``, ``ds.cube.dispersion("vz")``, ``ds.cube.estimate(stat)`` …"""
+
+    def __init__(self, obj: xr.Dataset):
+        self._obj = obj
+
+    def samples(self) -> xr.Dataset:
+        """Full-sample and leave-one-group-out sums (:func:`cubes.jackknife.samples`)."""
+        return jackknife.samples(self._obj)
+
+    def count(self) -> xr.DataArray:
+        """Stars per bin (:func:`cubes.stats.count`)."""
+        return stats.count(self._obj)
+
+    def mean(self, value: str) -> xr.DataArray:
+        """Mean of ``value`` per bin (:func:`cubes.stats.mean`)."""
+        return stats.mean(self._obj, value)
+
+    def var(self, value: str, *, ddof: int = 0) -> xr.DataArray:
+        """Variance of ``value`` per bin (:func:`cubes.stats.var`)."""
+        return stats.var(self._obj, value, ddof=ddof)
+
+    def std(self, value: str, *, ddof: int = 0) -> xr.DataArray:
+        """Standard deviation of ``value`` per bin (:func:`cubes.stats.std`)."""
+        return stats.std(self._obj, value, ddof=ddof)
+
+    def dispersion(self, value: str, *, deconvolve: bool | None = None,
+                   ddof: int = 1) -> xr.DataArray:
+        """Error-deconvolved dispersion (:func:`cubes.stats.dispersion`)."""
+        return stats.dispersion(self._obj, value, deconvolve=deconvolve, ddof=ddof)
+
+    def density(self) -> xr.DataArray:
+        """Stars per unit bin volume (:func:`cubes.stats.density`)."""
+        return stats.density(self._obj)
+
+    def quantile(self, dim: str, q: float | Sequence[float]) -> xr.DataArray:
+        """Quantiles along a binned value dim (:func:`cubes.stats.quantile`)."""
+        return stats.quantile(self._obj, dim, q)
+
+    def sum(self, dims: Hashable | Iterable[Hashable]) -> xr.Dataset:
+        """The cube summed over ``dims`` (:func:`cubes.reduce.marginalize`)."""
+        return reduce.marginalize(self._obj, dims)
+
+    def coarsen(self, factors: Mapping[Hashable, int]) -> xr.Dataset:
+        """Adjacent bins merged (:func:`cubes.reduce.coarsen`)."""
+        return reduce.coarsen(self._obj, factors)
+
+    def fold(self, dim: str = "z") -> xr.Dataset:
+        """The cube on ``abs_<dim>`` with a ``hemisphere`` dim (:func:`cubes.stats.fold`)."""
+        return stats.fold(self._obj, dim)
+
+    def north_south(self, stat: xr.DataArray | xr.Dataset, dim: str = "z"):
+        """North − South of a statistic (:func:`cubes.stats.north_south`)."""
+        return stats.north_south(stat, dim)
+
+    def estimate(self, stat: xr.DataArray | xr.Dataset) -> xr.Dataset:
+        """Value and jackknife error of a statistic (:func:`cubes.jackknife.estimate`)."""
+        return jackknife.estimate(stat)

@@ -1,0 +1,82 @@
+"""North and South: fold a symmetric axis onto its absolute value.
+
+``fold`` maps bins at +|z| and −|z| onto one ``abs_z`` dim with a ``hemisphere`` dim
+("north": z > 0, "south": z < 0); ``north_south`` is North − South (Lin et al. 2023 §4:
+Δσ_vz(|z|) = σ_N − σ_S). Folding a cube (sums) and then summing over ``hemisphere`` gives the
+exact cube on |z|; folding a statistic pairs its values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .. import conventions as cv
+
+HEMISPHERE = "hemisphere"
+
+
+def _check_foldable(obj: xr.Dataset | xr.DataArray, dim: str) -> int:
+    if dim not in obj.dims:
+        raise ValueError(f"cannot fold: no {dim!r} dim to fold (dims: {list(obj.dims)!r})")
+    if dim not in obj.coords:
+        raise ValueError(f"cannot fold {dim!r}: it has no bin-centre coordinate")
+    c = np.asarray(obj[dim].values, dtype=np.float64)
+    n = c.size
+    scale = np.abs(c).max() if n else 1.0
+    tol = 1e-9 * scale
+    wname = cv.width_name(dim)
+    widths = np.asarray(obj[wname].values) if wname in obj.coords else None
+    why = None
+    if n % 2:
+        why = f"it has an odd number of bins ({n}), so one bin straddles 0"
+    elif np.any(np.diff(c) <= 0):
+        why = "its bin centres are not increasing"
+    elif not np.allclose(c, -c[::-1], rtol=0, atol=tol):
+        why = f"its bin centres are not mirror-symmetric about 0 ({c!r})"
+    elif widths is not None and not np.allclose(widths, widths[::-1], rtol=0, atol=tol):
+        why = "its bin widths are not mirror-symmetric about 0"
+    if why:
+        raise ValueError(f"cannot fold {dim!r} onto |{dim}|: {why}; bin it with "
+                         f"cubes.axes.symmetric(half_width, step)")
+    return n // 2
+
+
+def fold(obj: xr.Dataset | xr.DataArray, dim: str = "z") -> xr.Dataset | xr.DataArray:
+    """Fold ``dim`` onto ``abs_<dim>`` with a ``hemisphere`` dim ("north", "south")."""
+    half = _check_foldable(obj, dim)
+    new = f"abs_{dim}"
+    north = obj.isel({dim: slice(half, None)})
+    south = obj.isel({dim: slice(half - 1, None, -1)})
+    drop = [n for n, v in obj.coords.items() if dim in v.dims]
+    keep = {n: north[n] for n in drop}
+    north, south = north.drop_vars(drop), south.drop_vars(drop)
+    out = xr.concat([north, south], dim=xr.DataArray(["north", "south"], dims=HEMISPHERE),
+                    coords="minimal", compat="override", combine_attrs="override")
+    out = out.rename({dim: new})
+    coords = {}
+    for n, v in keep.items():
+        name = new if n == dim else n.replace(dim, new, 1) if n.startswith(dim) else n
+        var = v.variable.copy()
+        if n == dim:
+            var.attrs = {**v.attrs, "long_name": f"|{dim}|"}
+        if n == cv.bounds_name(dim):
+            var.attrs = {**v.attrs}
+        coords[name] = var.rename({dim: new})  # type: ignore[union-attr]
+    if cv.bounds_name(dim) in keep and new in coords:
+        coords[new].attrs["bounds"] = cv.bounds_name(new)
+    out = out.assign_coords(coords)
+    out[HEMISPHERE].attrs = {"long_name": "hemisphere", "description": f"north: {dim} > 0"}
+    return out
+
+
+def north_south(stat: xr.DataArray | xr.Dataset, dim: str = "z") -> xr.DataArray | xr.Dataset:
+    """North − South of a statistic on a symmetric ``dim``, as a function of ``abs_<dim>``."""
+    f = fold(stat, dim)
+    out = f.sel({HEMISPHERE: "north"}, drop=True) - f.sel({HEMISPHERE: "south"}, drop=True)
+    if isinstance(out, xr.DataArray):
+        name = f"{stat.name}_north_minus_south" if stat.name else "north_minus_south"
+        out = out.rename(name).assign_attrs(
+            {k: v for k, v in stat.attrs.items() if k == "units"},
+            long_name=f"North − South of {stat.attrs.get('long_name', stat.name)}")
+    return out
