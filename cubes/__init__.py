@@ -29,12 +29,17 @@ _LAZY = {"open_catalog": "io", "select": "catalog", "open_cube": "store",
          "write_cube": "store"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+_LAZY_MODULES = ("mock", "plot", "reduce", "io", "catalog", "store", "schemas")
 
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'cubes' has no attribute {name!r}")
 
-__all__ = ["axes", "bin_catalog", "estimate", "jackknife", "open_catalog", "open_cube",
+__all__ = ["axes", "bin_catalog", "estimate", "jackknife", "mock", "open_catalog", "open_cube",
            "select", "stats", "write_cube"]

@@ -461,8 +461,9 @@ def _assemble(plan: _Plan, out: np.ndarray, stars: xr.Dataset, order: Sequence[s
         "stars_invalid_by_column": {c: int(n) for c, n in zip(
             plan.checked_columns, col_invalid, strict=True)},
     }
-    if "frame" in stars.attrs:
-        attrs["frame"] = stars.attrs["frame"]
+    for key in ("frame", "truth"):  # provenance that statistics and recipes read back
+        if key in stars.attrs:
+            attrs[key] = stars.attrs[key]
     return xr.Dataset(data_vars, coords, attrs)
 
 

@@ -114,51 +114,86 @@ def _hex_axial(px, py, inv_size):
     return np.int64(q), np.int64(r)
 
 
-@nb.njit(nogil=True, inline="always")
-def _bin_of(a, i, cols, ai, af, edges, tables):
-    """Bin index of star i on axis a: >= 0 inside, -1 outside."""
+@nb.njit(nogil=True, cache=True)
+def _bin_axis(a, x, y, i0, m, st, flat, stride, ai, af, edges, tables):
+    """Add axis a's bin of stars i0..i0+m to ``flat``; mark stars outside it (st = 1)."""
     kind = ai[a, AI_KIND]
     n = ai[a, AI_N]
-    x = cols[ai[a, AI_COL]][i]
+    e0 = ai[a, AI_EDGE0]
     if kind == REGULAR:
         lo = af[a, AF_LO]
         hi = af[a, AF_HI]
-        if x < lo or x > hi:
-            return -1
-        b = np.int64((x - lo) * af[a, AF_SCALE])
-        if b >= n:
-            b = n - 1
-        # exact agreement with the stored edges (searchsorted semantics) despite rounding
-        e0 = ai[a, AI_EDGE0]
-        if x < edges[e0 + b]:
-            b -= 1
-        elif b < n - 1 and x >= edges[e0 + b + 1]:
-            b += 1
-        return b
-    if kind == EDGES:
-        e0 = ai[a, AI_EDGE0]
-        if x < edges[e0] or x > edges[e0 + n]:
-            return -1
-        return _edge_search(x, edges, e0, n)
-    if kind == HEX:
-        y = cols[ai[a, AI_COL2]][i]
-        px = x - af[a, AF_X0]
-        py = y - af[a, AF_Y0]
-        if ai[a, AI_SWAP] == 1:
-            px, py = py, px
-        q, r = _hex_axial(px, py, af[a, AF_SCALE])
-        q -= ai[a, AI_QMIN]
-        r -= ai[a, AI_RMIN]
-        if q < 0 or r < 0 or q >= ai[a, AI_NQ] or r >= ai[a, AI_NR]:
-            return -1
-        return tables[ai[a, AI_TABLE0] + q * ai[a, AI_NR] + r]
-    # CODE
-    if x < 0:
-        return -1
-    b = np.int64(x)
-    if b >= n:
-        return -1
-    return b
+        scale = af[a, AF_SCALE]
+        for j in range(m):
+            v = x[i0 + j]
+            if st[j] != 0:
+                continue
+            if v < lo or v > hi:
+                st[j] = 1
+                continue
+            b = np.int64((v - lo) * scale)
+            if b >= n:
+                b = n - 1
+            # exact agreement with the stored edges (searchsorted semantics) despite rounding
+            if v < edges[e0 + b]:
+                b -= 1
+            elif b < n - 1 and v >= edges[e0 + b + 1]:
+                b += 1
+            flat[j] += b * stride
+    elif kind == EDGES:
+        for j in range(m):
+            v = x[i0 + j]
+            if st[j] != 0:
+                continue
+            if v < edges[e0] or v > edges[e0 + n]:
+                st[j] = 1
+                continue
+            flat[j] += _edge_search(v, edges, e0, n) * stride
+    elif kind == HEX:
+        x0 = af[a, AF_X0]
+        y0 = af[a, AF_Y0]
+        inv = af[a, AF_SCALE]
+        swap = ai[a, AI_SWAP] == 1
+        qmin, rmin, nq, nr = ai[a, AI_QMIN], ai[a, AI_RMIN], ai[a, AI_NQ], ai[a, AI_NR]
+        t0 = ai[a, AI_TABLE0]
+        for j in range(m):
+            if st[j] != 0:
+                continue
+            px = x[i0 + j] - x0
+            py = y[i0 + j] - y0
+            if swap:
+                px, py = py, px
+            q, r = _hex_axial(px, py, inv)
+            q -= qmin
+            r -= rmin
+            b = -1
+            if q >= 0 and r >= 0 and q < nq and r < nr:
+                b = tables[t0 + q * nr + r]
+            if b < 0:
+                st[j] = 1
+            else:
+                flat[j] += b * stride
+    else:  # CODE
+        for j in range(m):
+            if st[j] != 0:
+                continue
+            v = x[i0 + j]
+            b = np.int64(v) if v >= 0 else -1
+            if b < 0 or b >= n:
+                st[j] = 1
+            else:
+                flat[j] += b * stride
+
+
+@nb.njit(nogil=True, cache=True)
+def _check_finite(x, i0, m, st, col_invalid, c):
+    for j in range(m):
+        if st[j] != 3 and not np.isfinite(x[i0 + j]):
+            col_invalid[c] += 1
+            st[j] = 2
+
+
+BLOCK = 2048  # stars per inner block: the per-star state stays in L1
 
 
 @nb.njit(nogil=True, cache=True)
@@ -168,6 +203,9 @@ def fill(
     weights, selected, groups, acc, counters, col_invalid,
 ):  # fmt: skip
     """Accumulate one block of stars into ``acc`` (see the module docstring for the layout).
+
+    Stars are processed in blocks of ``BLOCK``, one column at a time within a block, so each
+    inner loop is a tight loop over contiguous memory with no per-star dispatch on axis kind.
 
     Parameters
     ----------
@@ -203,66 +241,79 @@ def fill(
         n = cols[0].shape[0]
     elif nv > 0:
         n = vcols[0].shape[0]
-    d = np.empty(max(nv, 1))
     counters[C_READ] += n
-    for i in range(n):
-        if has_sel and selected[i] == 0:
-            counters[C_DESELECTED] += 1
-            continue
-        # validity of every column the star uses
-        ok = True
+    st = np.empty(BLOCK, np.int8)  # 0 used, 1 outside, 2 invalid, 3 deselected
+    flat = np.empty(BLOCK, np.int64)
+    base = np.empty(BLOCK, np.int64)
+    w = np.ones(BLOCK)
+    tally = np.zeros(4, np.int64)  # used, outside, invalid, deselected (local: no aliasing)
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        for j in range(m):
+            st[j] = 3 if (has_sel and selected[i0 + j] == 0) else 0
+            flat[j] = 0
         for c in range(ncols):
-            if not np.isfinite(cols[c][i]):
-                col_invalid[c] += 1
-                ok = False
+            _check_finite(cols[c], i0, m, st, col_invalid, c)
         for v in range(nv):
-            x = vcols[v][i]
-            if not np.isfinite(x):
-                col_invalid[ncols + v] += 1
-                ok = False
-            d[v] = x - shifts[v]
+            _check_finite(vcols[v], i0, m, st, col_invalid, ncols + v)
         for e in range(necols):
-            if not np.isfinite(ecols[e][i]):
-                col_invalid[ncols + nv + e] += 1
-                ok = False
-        w = 1.0
+            _check_finite(ecols[e], i0, m, st, col_invalid, ncols + nv + e)
         if has_w:
-            w = weights[i]
-            if not np.isfinite(w):
-                col_invalid[ncols + nv + necols] += 1
-                ok = False
-        if not ok:
-            counters[C_INVALID] += 1
-            continue
-        flat = np.int64(0)
+            _check_finite(weights, i0, m, st, col_invalid, ncols + nv + necols)
+            for j in range(m):
+                w[j] = weights[i0 + j]
         for a in range(naxes):
-            b = _bin_of(a, i, cols, ai, af, edges, tables)
-            if b < 0:
-                flat = -1
-                break
-            flat += b * strides[a]
-        if flat < 0:
-            counters[C_OUTSIDE] += 1
-            continue
-        counters[C_USED] += 1
-        g = groups[i] if has_g else 0
-        base = (g * nbins + flat) * M
-        acc[base] += 1.0
-        m = 1
+            _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
+                      strides[a], ai, af, edges, tables)
+        for j in range(m):
+            s = st[j]
+            tally[s] += 1
+            if s == 0:
+                g = groups[i0 + j] if has_g else 0
+                base[j] = (g * nbins + flat[j]) * M
+                acc[base[j]] += 1.0
+        k = 1
         if has_w:
-            acc[base + 1] += w
-            acc[base + 2] += w * w
-            m = 3
+            for j in range(m):
+                if st[j] == 0:
+                    acc[base[j] + 1] += w[j]
+                    acc[base[j] + 2] += w[j] * w[j]
+            k = 3
         for v in range(nv):
-            t = w
-            for _ in range(powers[v]):
-                t *= d[v]
-                acc[base + m] += t
-                m += 1
+            x = vcols[v]
+            c = shifts[v]
+            pv = powers[v]
+            if pv == 2 and not has_w:  # the common case, unrolled
+                for j in range(m):
+                    if st[j] == 0:
+                        d = x[i0 + j] - c
+                        acc[base[j] + k] += d
+                        acc[base[j] + k + 1] += d * d
+            else:
+                for j in range(m):
+                    if st[j] == 0:
+                        d = x[i0 + j] - c
+                        t = w[j]
+                        for p in range(pv):
+                            t *= d
+                            acc[base[j] + k + p] += t
+            k += pv
         for e in range(necols):
-            s = ecols[e][i]
-            acc[base + m] += w * s * s
-            m += 1
-        for k in range(ncross):
-            acc[base + m] += w * d[cross[k, 0]] * d[cross[k, 1]]
-            m += 1
+            x = ecols[e]
+            for j in range(m):
+                if st[j] == 0:
+                    acc[base[j] + k] += w[j] * x[i0 + j] * x[i0 + j]
+            k += 1
+        for q in range(ncross):
+            xa = vcols[cross[q, 0]]
+            xb = vcols[cross[q, 1]]
+            ca = shifts[cross[q, 0]]
+            cb = shifts[cross[q, 1]]
+            for j in range(m):
+                if st[j] == 0:
+                    acc[base[j] + k] += w[j] * (xa[i0 + j] - ca) * (xb[i0 + j] - cb)
+            k += 1
+    counters[C_USED] += tally[0]
+    counters[C_OUTSIDE] += tally[1]
+    counters[C_INVALID] += tally[2]
+    counters[C_DESELECTED] += tally[3]

@@ -9,6 +9,7 @@ exact cube on |z|; folding a statistic pairs its values.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .. import conventions as cv
@@ -43,29 +44,30 @@ def _check_foldable(obj: xr.Dataset | xr.DataArray, dim: str) -> int:
 
 
 def fold(obj: xr.Dataset | xr.DataArray, dim: str = "z") -> xr.Dataset | xr.DataArray:
-    """Fold ``dim`` onto ``abs_<dim>`` with a ``hemisphere`` dim ("north", "south")."""
+    """Fold ``dim`` onto ``abs_<dim>`` with a ``hemisphere`` dim ("north", "south").
+
+    Coordinates along ``dim`` (``z_bounds``, ``z_width`` …) become those of the North half
+    (``abs_z_bounds`` …), which are the |z| bins. Lazy inputs stay lazy.
+    """
     half = _check_foldable(obj, dim)
     new = f"abs_{dim}"
+    along = [str(n) for n, v in obj.coords.items() if dim in v.dims]
     north = obj.isel({dim: slice(half, None)})
-    south = obj.isel({dim: slice(half - 1, None, -1)})
-    drop = [n for n, v in obj.coords.items() if dim in v.dims]
-    keep = {n: north[n] for n in drop}
-    north, south = north.drop_vars(drop), south.drop_vars(drop)
-    out = xr.concat([north, south], dim=xr.DataArray(["north", "south"], dims=HEMISPHERE),
-                    coords="minimal", compat="override", combine_attrs="override")
-    out = out.rename({dim: new})
+    south = obj.isel({dim: slice(half - 1, None, -1)}).drop_vars(along)
     coords = {}
-    for n, v in keep.items():
-        name = new if n == dim else n.replace(dim, new, 1) if n.startswith(dim) else n
-        var = v.variable.copy()
+    for n in along:
+        v = north[n].variable
+        attrs = dict(v.attrs)
         if n == dim:
-            var.attrs = {**v.attrs, "long_name": f"|{dim}|"}
-        if n == cv.bounds_name(dim):
-            var.attrs = {**v.attrs}
-        coords[name] = var.rename({dim: new})  # type: ignore[union-attr]
-    if cv.bounds_name(dim) in keep and new in coords:
-        coords[new].attrs["bounds"] = cv.bounds_name(new)
-    out = out.assign_coords(coords)
+            attrs["long_name"] = f"|{dim}|"
+        if "bounds" in attrs:
+            attrs["bounds"] = cv.bounds_name(new)
+        name = new + n[len(dim):] if n.startswith(dim) else n
+        coords[name] = xr.Variable(tuple(new if d == dim else d for d in v.dims), v.data, attrs)
+    north = north.drop_vars(along)
+    out = xr.concat([north, south], dim=pd.Index(["north", "south"], name=HEMISPHERE),
+                    coords="minimal", compat="override", combine_attrs="override")
+    out = out.rename({dim: new}).assign_coords(coords)
     out[HEMISPHERE].attrs = {"long_name": "hemisphere", "description": f"north: {dim} > 0"}
     return out
 

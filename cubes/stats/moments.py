@@ -116,9 +116,9 @@ def dispersion(cube: xr.Dataset, value: str, *, deconvolve: bool | None = None,
         w = _weight(s)
         v = v - s[cv.err2_name(value)] / w.where(w > 0)
     out = np.sqrt(v.where(v >= 0))
-    kind = "error-deconvolved " if deconvolve else ""
+    kind = ", errors deconvolved" if deconvolve else ""
     return out.rename(f"sigma_{value}").assign_attrs(
-        long_name=f"{kind}dispersion of {value}", **_unit_attr(_units(cube, value)))
+        long_name=f"σ_{value}{kind}", **_unit_attr(_units(cube, value)))
 
 
 def bin_measure(cube: xr.Dataset) -> xr.DataArray:

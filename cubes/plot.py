@@ -1,0 +1,81 @@
+"""Figures: labelled axes with units, error bars, readable at a glance.
+
+Functions take statistics (Datasets from :func:`cubes.estimate`), never cubes or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+NORTH_COLOR, SOUTH_COLOR = "tab:blue", "tab:red"
+
+
+def _units(da: xr.DataArray) -> str:
+    u = da.attrs.get("units")
+    return f" [{u}]" if u else ""
+
+
+def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, *,
+                         panel_dim: str | None = None,
+                         truth: Callable[[np.ndarray], np.ndarray] | None = None,
+                         title: str = "") -> plt.Figure:
+    """σ(|z|) North and South with jackknife error bars, and North − South below.
+
+    Parameters
+    ----------
+    folded : Dataset
+        ``estimate`` of a statistic folded with :func:`cubes.stats.fold` (dims hemisphere,
+        abs_z and optionally ``panel_dim``), with ``name`` and ``name_error``.
+    difference : Dataset
+        ``estimate`` of :func:`cubes.stats.north_south` of the same statistic.
+    panel_dim : str, optional
+        A dim drawn as one column of panels per bin (e.g. R).
+    truth : callable, optional
+        Known truth σ(|z|) drawn as a line (mocks).
+    """
+    abs_dim = next(d for d in folded[name].dims if str(d).startswith("abs_"))
+    panels = [None] if panel_dim is None else list(folded[panel_dim].values)
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels) + 0.6, 6.2),
+                             sharex=True, sharey="row", squeeze=False,
+                             gridspec_kw={"height_ratios": [2.2, 1]})
+    zunits = _units(folded[abs_dim])
+    label = folded[name].attrs.get("long_name", name)
+    for j, p in enumerate(panels):
+        sel = {} if p is None else {panel_dim: p}
+        top, bottom = axes[0, j], axes[1, j]
+        for hemi, color, marker in (("north", NORTH_COLOR, "o"), ("south", SOUTH_COLOR, "s")):
+            f = folded.sel(hemisphere=hemi, **sel)
+            sign = ">" if hemi == "north" else "<"
+            top.errorbar(f[abs_dim], f[name], yerr=f[f"{name}_error"], fmt=marker, ms=3.5,
+                         color=color, capsize=2, lw=1, label=f"{hemi.capitalize()} (z {sign} 0)")
+        if truth is not None:
+            zz = np.linspace(0, float(folded[abs_dim].max()), 200)
+            top.plot(zz, truth(zz), color="k", lw=1.2, ls="--", label="truth (mock)")
+        d = difference.sel(**sel)
+        dname = next(v for v in difference.data_vars if not str(v).endswith("_error"))
+        bottom.errorbar(d[abs_dim], d[dname], yerr=d[f"{dname}_error"], fmt="o", ms=3.5,
+                        color="k", capsize=2, lw=1)
+        bottom.axhline(0, color="0.5", lw=0.8)
+        if p is not None:
+            pu = folded[panel_dim].attrs.get("units", "")
+            w = folded.coords.get(f"{panel_dim}_width")
+            half = float(w.sel({panel_dim: p})) / 2 if w is not None else None
+            rng = f"{p - half:g}–{p + half:g}" if half else f"{p:g}"
+            top.set_title(f"{panel_dim}: {rng} {pu}".strip())
+        bottom.set_xlabel(f"|{abs_dim[4:]}|{zunits}")
+        top.grid(alpha=0.3)
+        bottom.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(f"{label}{_units(folded[name])}")
+    axes[1, 0].set_ylabel(f"North − South{_units(folded[name])}")
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
