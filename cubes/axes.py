@@ -123,7 +123,8 @@ class Edges(Axis):
         width_attrs = {"long_name": f"width of the {dim} bins", **(
             {"units": attrs["units"]} if "units" in attrs else {})}
         return {
-            dim: xr.Variable(dim, self.centers, {**attrs, "bounds": cv.bounds_name(dim)}),
+            dim: xr.Variable(dim, self.centers, {**attrs, "bounds": cv.bounds_name(dim),
+                                                 "edges": self.edges.tolist()}),
             cv.bounds_name(dim): xr.Variable((dim, cv.BOUNDS_DIM), bounds, {
                 k: v for k, v in attrs.items() if k == "units"}),
             cv.width_name(dim): xr.Variable(dim, np.diff(self.edges), width_attrs),

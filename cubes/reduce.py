@@ -50,7 +50,7 @@ def coarsen(cube: xr.Dataset, factors: Mapping[Hashable, int]) -> xr.Dataset:
     drop = [n for n, v in cube.coords.items() if any(d in v.dims for d in dims)]
     out = cube.drop_vars(drop).coarsen({d: int(factors[d]) for d in dims}).sum(keep_attrs=True)
     for d, e in new_coords.items():
-        centre_attrs = cube[d].attrs
+        centre_attrs = {**cube[d].attrs, "edges": e.tolist()}
         bounds = np.stack([e[:-1], e[1:]], axis=1)
         out = out.assign_coords({
             d: (d, 0.5 * (e[1:] + e[:-1]), centre_attrs),

@@ -30,8 +30,9 @@ def binned_quantile(counts: np.ndarray, edges: np.ndarray, q: np.ndarray) -> np.
     cum = np.cumsum(counts, axis=-1)
     total = cum[..., -1:]
     target = q * total  # (..., m)
-    # first bin whose cumulative count reaches the target
-    idx = np.sum(cum[..., None, :] < target[..., :, None], axis=-1)
+    # first bin whose cumulative count reaches the target (q = 0: the first non-empty bin)
+    reach = np.maximum(target, np.finfo(np.float64).tiny)
+    idx = np.sum(cum[..., None, :] < reach[..., :, None], axis=-1)
     idx = np.clip(idx, 0, counts.shape[-1] - 1)
     before = np.take_along_axis(np.concatenate([np.zeros_like(total), cum], axis=-1), idx, -1)
     inbin = np.take_along_axis(counts, idx, -1)

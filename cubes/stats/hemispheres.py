@@ -17,6 +17,23 @@ from .. import conventions as cv
 HEMISPHERE = "hemisphere"
 
 
+def _widths(obj, dim: str, centres: np.ndarray) -> np.ndarray | None:
+    """Bin widths along ``dim`` without computing anything lazy.
+
+    From the axis edges recorded on the centre coordinate (``attrs["edges"]``, which survive
+    slicing because each centre is looked up in them), else from an in-memory width coordinate.
+    """
+    edges = obj[dim].attrs.get("edges")
+    if edges is not None:
+        e = np.asarray(edges, dtype=np.float64)
+        i = np.clip(np.searchsorted(e, centres, side="right") - 1, 0, e.size - 2)
+        return e[i + 1] - e[i]
+    wname = cv.width_name(dim)
+    if wname in obj.coords and isinstance(obj[wname].data, np.ndarray):
+        return np.asarray(obj[wname].data)
+    return None
+
+
 def _check_foldable(obj: xr.Dataset | xr.DataArray, dim: str) -> int:
     if dim not in obj.dims:
         raise ValueError(f"cannot fold: no {dim!r} dim to fold (dims: {list(obj.dims)!r})")
@@ -26,8 +43,7 @@ def _check_foldable(obj: xr.Dataset | xr.DataArray, dim: str) -> int:
     n = c.size
     scale = np.abs(c).max() if n else 1.0
     tol = 1e-9 * scale
-    wname = cv.width_name(dim)
-    widths = np.asarray(obj[wname].values) if wname in obj.coords else None
+    widths = _widths(obj, dim, c)
     why = None
     if n % 2:
         why = f"it has an odd number of bins ({n}), so one bin straddles 0"
@@ -60,6 +76,8 @@ def fold(obj: xr.Dataset | xr.DataArray, dim: str = "z") -> xr.Dataset | xr.Data
         attrs = dict(v.attrs)
         if n == dim:
             attrs["long_name"] = f"|{dim}|"
+            if "edges" in attrs:
+                attrs["edges"] = [e for e in attrs["edges"] if e >= 0]
         if "bounds" in attrs:
             attrs["bounds"] = cv.bounds_name(new)
         name = new + n[len(dim):] if n.startswith(dim) else n
