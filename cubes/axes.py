@@ -135,11 +135,48 @@ class Edges(Axis):
                 "start": float(self.edges[0]), "stop": float(self.edges[-1])}
 
 
+def arithmetic_edges(lo: float, hi: float, n: int) -> np.ndarray:
+    """Edges of ``n`` equal bins that agree exactly with arithmetic indexing.
+
+    The kernel bins a regular axis as ``floor((v - lo) * scale)`` with ``scale = n / (hi -
+    lo)`` (as boost-histogram does: no search). Each inner edge returned here is the smallest
+    double ``v`` for which that formula gives its bin, so searching these edges
+    (``numpy.searchsorted``, ``scipy.stats.binned_statistic_dd``) assigns every value, even one
+    exactly on an edge, to the same bin as the kernel. They differ from ``numpy.linspace(lo,
+    hi, n + 1)`` by at most a few units in the last place.
+    """
+    scale = n / (hi - lo)
+    e = np.linspace(lo, hi, n + 1)
+    width = (hi - lo) / n
+    for b in range(1, n):
+        # bracket f(a) < b <= f(c) with f(v) = (v - lo) * scale, then bisect on doubles
+        a, c = float(e[b]) - 0.5 * width, float(e[b]) + 0.5 * width
+        while True:
+            mid = 0.5 * (a + c)
+            if mid in (a, c):
+                break
+            if (mid - lo) * scale >= b:
+                c = mid
+            else:
+                a = mid
+        e[b] = c
+    return e
+
+
 @dataclass(frozen=True)
 class Regular(Edges):
-    """Equal-width bins; indexed arithmetically (then corrected to agree exactly with the edges)."""
+    """Equal-width bins, indexed arithmetically like boost-histogram's regular axis.
+
+    The stored edges are the exact thresholds of that arithmetic (:func:`arithmetic_edges`),
+    so the bins are exactly those of the edges, with no search in the hot loop.
+    """
 
     kind: str = "regular"
+
+    def __post_init__(self):
+        super().__post_init__()
+        e = self.edges
+        object.__setattr__(self, "edges", arithmetic_edges(e[0], e[-1], e.size - 1))
 
     def kernel_params(self) -> dict[str, Any]:
         lo, hi = self.edges[0], self.edges[-1]

@@ -8,14 +8,15 @@ reads each star once, which is what makes a 16-replicate cube cost about one pla
 
 The kernel knows nothing of xarray or dask. Its layout:
 
-``acc[((g * nbins) + flat) * M + m]``  g = jackknife group, flat = C-order bin index, m = moment.
+``acc[((flat * K) + g) * M + m]``  flat = C-order bin index, g = jackknife group, m = moment:
+all the groups of a bin side by side, so a bin's moments share a few cache lines and a page.
 
 Moments, in order: count; Σw, Σw² (weighted builds only); for each value v, Σ w (v − c_v)^p for
 p = 1..powers[v]; for each error column, Σ w σ²; for each cross pair (a, b), Σ w (a − c_a)(b − c_b).
 
-Axis kinds (``ai[a, 0]``): REGULAR (arithmetic index, exact-edge correction), EDGES (binary search),
-HEX (two columns, axial cube rounding and a lattice lookup table), CODE (pre-computed category
-codes: −1 = not a category, NaN = invalid).
+Axis kinds (``ai[a, 0]``): REGULAR (arithmetic index; the axis stores that arithmetic's exact
+edges), EDGES (binary search), HEX (two columns, axial cube rounding and a lattice lookup
+table), CODE (pre-computed category codes: −1 = not a category, NaN = invalid).
 """
 
 from __future__ import annotations
@@ -114,42 +115,64 @@ def _hex_axial(px, py, inv_size):
     return np.int64(q), np.int64(r)
 
 
+# per-star state bits within a block; priority deselected > invalid > outside
+OUTSIDE_BIT, INVALID_BIT, DESELECTED_BIT = 1, 2, 4
+
+
 @nb.njit(nogil=True, cache=True)
-def _bin_axis(a, x, y, i0, m, st, flat, stride, ai, af, edges, tables):
-    """Add axis a's bin of stars i0..i0+m to ``flat``; mark stars outside it (st = 1)."""
+def _check_finite(x, i0, m, st, col_invalid, c):
+    """Flag non-finite entries (counted per column among stars not deselected)."""
+    bad_count = 0
+    for j in range(m):
+        v = x[i0 + j]
+        bad = not (v - v == 0.0)  # NaN and ±inf, without a branch
+        bad_count += bad and (st[j] & DESELECTED_BIT) == 0
+        st[j] |= INVALID_BIT * bad
+    col_invalid[c] += bad_count
+
+
+@nb.njit(nogil=True, cache=True)
+def _bin_axis(a, x, y, i0, m, st, flat, stride, ai, af, edges, tables, col_invalid):
+    """Add axis a's bin of stars i0..i0+m to ``flat``; flag stars outside it or non-finite.
+
+    Regular and edges axes check finiteness in the same branch-free loop; a star flagged by an
+    earlier axis still gets a (harmless, unused) bin here, so that every column's non-finite
+    entries are counted.
+    """
     kind = ai[a, AI_KIND]
     n = ai[a, AI_N]
     e0 = ai[a, AI_EDGE0]
+    c = ai[a, AI_COL]
     if kind == REGULAR:
         lo = af[a, AF_LO]
         hi = af[a, AF_HI]
         scale = af[a, AF_SCALE]
-        for j in range(m):
+        top = n - 1.0
+        bad_count = 0
+        for j in range(m):  # branch-free so that LLVM vectorises it
             v = x[i0 + j]
-            if st[j] != 0:
-                continue
-            if v < lo or v > hi:
-                st[j] = 1
-                continue
-            b = np.int64((v - lo) * scale)
-            if b >= n:
-                b = n - 1
-            # exact agreement with the stored edges (searchsorted semantics) despite rounding
-            if v < edges[e0 + b]:
-                b -= 1
-            elif b < n - 1 and v >= edges[e0 + b + 1]:
-                b += 1
+            bad = not (v - v == 0.0)  # NaN and ±inf
+            inside = (v >= lo) & (v <= hi)
+            # floor((v - lo) * scale), the bin rule whose exact thresholds the axis stores as
+            # its edges (cubes.axes.arithmetic_edges); numba's max(0.0, NaN) is 0.0
+            b = np.int64(min(top, max(0.0, (v - lo) * scale)))
             flat[j] += b * stride
+            bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
+            st[j] |= np.int8(1 - inside) | np.int8(2 * bad)
+        col_invalid[c] += bad_count
     elif kind == EDGES:
+        _check_finite(x, i0, m, st, col_invalid, c)
         for j in range(m):
             v = x[i0 + j]
             if st[j] != 0:
                 continue
             if v < edges[e0] or v > edges[e0 + n]:
-                st[j] = 1
+                st[j] |= OUTSIDE_BIT
                 continue
             flat[j] += _edge_search(v, edges, e0, n) * stride
     elif kind == HEX:
+        _check_finite(x, i0, m, st, col_invalid, c)
+        _check_finite(y, i0, m, st, col_invalid, ai[a, AI_COL2])
         x0 = af[a, AF_X0]
         y0 = af[a, AF_Y0]
         inv = af[a, AF_SCALE]
@@ -170,42 +193,38 @@ def _bin_axis(a, x, y, i0, m, st, flat, stride, ai, af, edges, tables):
             if q >= 0 and r >= 0 and q < nq and r < nr:
                 b = tables[t0 + q * nr + r]
             if b < 0:
-                st[j] = 1
+                st[j] |= OUTSIDE_BIT
             else:
                 flat[j] += b * stride
     else:  # CODE
+        _check_finite(x, i0, m, st, col_invalid, c)
         for j in range(m):
             if st[j] != 0:
                 continue
             v = x[i0 + j]
             b = np.int64(v) if v >= 0 else -1
             if b < 0 or b >= n:
-                st[j] = 1
+                st[j] |= OUTSIDE_BIT
             else:
                 flat[j] += b * stride
 
 
-@nb.njit(nogil=True, cache=True)
-def _check_finite(x, i0, m, st, col_invalid, c):
-    for j in range(m):
-        if st[j] != 3 and not np.isfinite(x[i0 + j]):
-            col_invalid[c] += 1
-            st[j] = 2
-
-
-BLOCK = 2048  # stars per inner block: the per-star state stays in L1
+BLOCK = 1024  # stars per inner block: per-star state and value buffers stay in L1
 
 
 @nb.njit(nogil=True, cache=True)
 def fill(
     cols, ncols, ai, af, edges, tables, strides, nbins,
     vcols, shifts, powers, ecols, necols, cross,
-    weights, selected, groups, acc, counters, col_invalid,
+    weights, selected, groups, k1, acc, counters, col_invalid,
 ):  # fmt: skip
     """Accumulate one block of stars into ``acc`` (see the module docstring for the layout).
 
-    Stars are processed in blocks of ``BLOCK``, one column at a time within a block, so each
-    inner loop is a tight loop over contiguous memory with no per-star dispatch on axis kind.
+    Stars are processed in blocks of ``BLOCK``. Within a block, bin indices are computed one
+    axis (column) at a time — tight loops over contiguous memory, no per-star dispatch on axis
+    kind — and the values are gathered into a small buffer; then each star adds all its
+    moments at once, so each star touches its bin's moments (contiguous, all jackknife groups
+    of a bin side by side) once.
 
     Parameters
     ----------
@@ -223,9 +242,11 @@ def fill(
         Index pairs into ``vcols`` of cross moments.
     weights, selected, groups : arrays of length 0 (absent) or n
         Per-star weights (float64), selection mask (uint8) and jackknife group (int64).
+    k1 : int
+        Number of jackknife groups (1 without replicates).
     acc, counters, col_invalid : float64, int64, int64 arrays, updated in place
-        Moments; [read, used, outside, invalid, deselected]; non-finite entries per column
-        (axis columns, then values, then errors, then weights).
+        Moments at ``((flat * k1) + g) * M + m``; [read, used, outside, invalid, deselected];
+        non-finite entries per column (axis columns, then values, then errors, then weights).
     """
     naxes = ai.shape[0]
     nv = shifts.shape[0]
@@ -242,77 +263,77 @@ def fill(
     elif nv > 0:
         n = vcols[0].shape[0]
     counters[C_READ] += n
-    st = np.empty(BLOCK, np.int8)  # 0 used, 1 outside, 2 invalid, 3 deselected
+    st = np.empty(BLOCK, np.int8)  # OUTSIDE_BIT | INVALID_BIT | DESELECTED_BIT, 0 = used
     flat = np.empty(BLOCK, np.int64)
-    base = np.empty(BLOCK, np.int64)
     w = np.ones(BLOCK)
+    buf = np.empty((max(nv, 1), BLOCK))
+    ebuf = np.empty((max(necols, 1), BLOCK))
     tally = np.zeros(4, np.int64)  # used, outside, invalid, deselected (local: no aliasing)
+    simple = (not has_w) and necols == 0 and ncross == 0
+    for v in range(nv):
+        simple = simple and powers[v] == 2
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         for j in range(m):
-            st[j] = 3 if (has_sel and selected[i0 + j] == 0) else 0
+            st[j] = DESELECTED_BIT if (has_sel and selected[i0 + j] == 0) else 0
             flat[j] = 0
-        for c in range(ncols):
-            _check_finite(cols[c], i0, m, st, col_invalid, c)
         for v in range(nv):
-            _check_finite(vcols[v], i0, m, st, col_invalid, ncols + v)
+            x = vcols[v]
+            c = shifts[v]
+            for j in range(m):
+                buf[v, j] = x[i0 + j] - c
+            _check_finite(x, i0, m, st, col_invalid, ncols + v)
         for e in range(necols):
-            _check_finite(ecols[e], i0, m, st, col_invalid, ncols + nv + e)
+            x = ecols[e]
+            for j in range(m):
+                ebuf[e, j] = x[i0 + j]
+            _check_finite(x, i0, m, st, col_invalid, ncols + nv + e)
         if has_w:
             _check_finite(weights, i0, m, st, col_invalid, ncols + nv + necols)
             for j in range(m):
                 w[j] = weights[i0 + j]
         for a in range(naxes):
             _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
-                      strides[a], ai, af, edges, tables)
+                      strides[a], ai, af, edges, tables, col_invalid)
         for j in range(m):
             s = st[j]
-            tally[s] += 1
-            if s == 0:
-                g = groups[i0 + j] if has_g else 0
-                base[j] = (g * nbins + flat[j]) * M
-                acc[base[j]] += 1.0
-        k = 1
-        if has_w:
-            for j in range(m):
-                if st[j] == 0:
-                    acc[base[j] + 1] += w[j]
-                    acc[base[j] + 2] += w[j] * w[j]
-            k = 3
-        for v in range(nv):
-            x = vcols[v]
-            c = shifts[v]
-            pv = powers[v]
-            if pv == 2 and not has_w:  # the common case, unrolled
-                for j in range(m):
-                    if st[j] == 0:
-                        d = x[i0 + j] - c
-                        acc[base[j] + k] += d
-                        acc[base[j] + k + 1] += d * d
-            else:
-                for j in range(m):
-                    if st[j] == 0:
-                        d = x[i0 + j] - c
-                        t = w[j]
-                        for p in range(pv):
-                            t *= d
-                            acc[base[j] + k + p] += t
-            k += pv
-        for e in range(necols):
-            x = ecols[e]
-            for j in range(m):
-                if st[j] == 0:
-                    acc[base[j] + k] += w[j] * x[i0 + j] * x[i0 + j]
-            k += 1
-        for q in range(ncross):
-            xa = vcols[cross[q, 0]]
-            xb = vcols[cross[q, 1]]
-            ca = shifts[cross[q, 0]]
-            cb = shifts[cross[q, 1]]
-            for j in range(m):
-                if st[j] == 0:
-                    acc[base[j] + k] += w[j] * (xa[i0 + j] - ca) * (xb[i0 + j] - cb)
-            k += 1
+            if s != 0:
+                if s & DESELECTED_BIT:
+                    tally[3] += 1
+                elif s & INVALID_BIT:
+                    tally[2] += 1
+                else:
+                    tally[1] += 1
+                continue
+            tally[0] += 1
+            g = groups[i0 + j] if has_g else 0
+            b = ((flat[j] * k1) + g) * M
+            acc[b] += 1.0
+            if simple:  # the common case: Σd, Σd² per value, unweighted
+                for v in range(nv):
+                    d = buf[v, j]
+                    acc[b + 1 + 2 * v] += d
+                    acc[b + 2 + 2 * v] += d * d
+                continue
+            wj = w[j]
+            k = 1
+            if has_w:
+                acc[b + 1] += wj
+                acc[b + 2] += wj * wj
+                k = 3
+            for v in range(nv):
+                d = buf[v, j]
+                t = wj
+                for _ in range(powers[v]):
+                    t *= d
+                    acc[b + k] += t
+                    k += 1
+            for e in range(necols):
+                acc[b + k] += wj * ebuf[e, j] * ebuf[e, j]
+                k += 1
+            for q in range(ncross):
+                acc[b + k] += wj * buf[cross[q, 0], j] * buf[cross[q, 1], j]
+                k += 1
     counters[C_USED] += tally[0]
     counters[C_OUTSIDE] += tally[1]
     counters[C_INVALID] += tally[2]
