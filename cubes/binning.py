@@ -127,12 +127,8 @@ def _partial_cube(row0: np.ndarray, *blocks: np.ndarray, plan: _Plan) -> np.ndar
     weights = _as_f64(next(it)) if plan.weights else np.empty(0, np.float64)
     selected = (np.ascontiguousarray(next(it), dtype=np.uint8) if plan.selected
                 else np.empty(0, np.uint8))
-    n = len(blocks[0]) if blocks else 0
-    if plan.replicates > 0:
-        ids = _ids_to_int(next(it)) if plan.id_column else np.empty(0, np.int64)
-        groups = kb.replicate_groups(ids, int(np.asarray(row0).ravel()[0]), n, plan.replicates)
-    else:
-        groups = np.empty(0, np.int64)
+    ids = (_ids_to_int(next(it)) if plan.replicates > 0 and plan.id_column
+           else np.empty(0, np.int64))
     out = np.zeros(plan.out_size, np.float64)
     acc = out[: plan.acc_size]
     counters = np.zeros(kb.N_COUNTERS, np.int64)
@@ -142,7 +138,8 @@ def _partial_cube(row0: np.ndarray, *blocks: np.ndarray, plan: _Plan) -> np.ndar
     kb.fill(_pad(axis_cols), len(axis_cols), plan.ai, plan.af, plan.edges, plan.tables,
             plan.strides, plan.nbins, _pad(vcols), np.asarray(plan.shifts, np.float64),
             np.asarray(plan.powers, np.int64), _pad(ecols), len(ecols), cross,
-            weights, selected, groups, max(plan.replicates, 1), acc, counters, col_invalid)
+            weights, selected, ids, int(np.asarray(row0).ravel()[0]), max(plan.replicates, 1),
+            acc, counters, col_invalid)
     out[plan.acc_size:plan.acc_size + kb.N_COUNTERS] = counters
     out[plan.acc_size + kb.N_COUNTERS:] = col_invalid
     return out[None, :]
@@ -332,8 +329,8 @@ def bin_catalog(
         the number of stars.
     replicates : int
         K jackknife groups on a leading ``replicate`` dim (0 disables it). A star's group is
-        splitmix64(id) mod K, with id the catalog's ``id_column`` (or ``id=``), else the row
-        number, so the cube never depends on chunking.
+        a hash of its id (:func:`cubes.kernels.binning.group_of`), with id the catalog's
+        ``id_column`` (or ``id=``), else the row number, so the cube never depends on chunking.
     id : str, optional
         Star id column (default ``stars.attrs["id_column"]`` when present).
     shifts : mapping, optional
@@ -450,7 +447,8 @@ def _assemble(plan: _Plan, out: np.ndarray, stars: xr.Dataset, order: Sequence[s
     if plan.replicates:
         coords[cv.REPLICATE_DIM] = (cv.REPLICATE_DIM, np.arange(plan.replicates), {
             "long_name": "jackknife group",
-            "description": f"star group splitmix64(id) mod {plan.replicates}; statistics "
+            "description": f"star group = hash of the star id into {plan.replicates} groups "
+                           "(cubes.kernels.binning.group_of); statistics "
                            "replace it by leave-one-group-out samples (cubes.jackknife)"})
     from . import __version__
 
@@ -468,8 +466,8 @@ def _assemble(plan: _Plan, out: np.ndarray, stars: xr.Dataset, order: Sequence[s
         "weights": plan.weights or "",
         "replicates": plan.replicates,
         "id_column": plan.id_column or "",
-        "replicate_hash": "splitmix64(id) mod K" if plan.id_column
-        else "splitmix64(row number) mod K",
+        "replicate_hash": ("(splitmix64(id) >> 32) * K >> 32" if plan.id_column
+                           else "(splitmix64(row number) >> 32) * K >> 32"),
         "stars_read": int(counters[kb.C_READ]),
         "stars_used": int(counters[kb.C_USED]),
         "stars_outside": int(counters[kb.C_OUTSIDE]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -206,14 +207,17 @@ def test_accounting_read_equals_used_outside_invalid_deselected():
     k=st.sampled_from([0, 2, 16]),
     use_ids=st.booleans(),
     seed=st.integers(0, 2**16),
+    workers=st.integers(1, 4),
 )
-def test_cube_does_not_depend_on_chunking(n, chunk, k, use_ids, seed):
+def test_cube_does_not_depend_on_chunking_or_workers(n, chunk, k, use_ids, seed, workers):
     ds = catalog(n=n, seed=seed, nan_frac=0.02)
     if not use_ids:
         ds.attrs = {}
     axes = {"R": A.regular(4, 14, 2.5), "z": A.symmetric(2, 0.5)}
     a = cubes.bin_catalog(ds, axes, ["vz"], replicates=k, progress=False)
-    b = cubes.bin_catalog(ds.chunk({"star": chunk}), axes, ["vz"], replicates=k, progress=False)
+    with dask.config.set(scheduler="threads", num_workers=workers):
+        b = cubes.bin_catalog(ds.chunk({"star": chunk}), axes, ["vz"], replicates=k,
+                              progress=False)
     np.testing.assert_array_equal(a["count"], b["count"])
     np.testing.assert_allclose(a["sum_vz"], b["sum_vz"], rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(a["sum_vz2"], b["sum_vz2"], rtol=1e-12, atol=1e-9)

@@ -50,14 +50,23 @@ def splitmix64(x: np.uint64) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
+@nb.njit(nogil=True, inline="always")
+def group_of(key: np.int64, k: np.int64) -> np.int64:
+    """Jackknife group of a star id: the top 32 bits of splitmix64(id), scaled to [0, k).
+
+    (Lemire's multiply-shift range reduction: uniform like ``% k``, without a division.)
+    """
+    h = splitmix64(np.uint64(key)) >> np.uint64(32)
+    return np.int64((h * np.uint64(k)) >> np.uint64(32))
+
+
 @nb.njit(nogil=True, cache=True)
 def replicate_groups(ids: np.ndarray, row0: int, n: int, k: int) -> np.ndarray:
-    """Jackknife group of each star: splitmix64(id) mod k (id = global row number if no ids)."""
+    """Jackknife group of each star (id = global row number when ``ids`` is empty)."""
     out = np.empty(n, np.int64)
     use_rows = ids.shape[0] == 0
     for i in range(n):
-        key = np.uint64(row0 + i) if use_rows else np.uint64(ids[i])
-        out[i] = np.int64(splitmix64(key) % np.uint64(k))
+        out[i] = group_of(np.int64(row0 + i) if use_rows else ids[i], np.int64(k))
     return out
 
 
@@ -216,7 +225,7 @@ BLOCK = 1024  # stars per inner block: per-star state and value buffers stay in 
 def fill(
     cols, ncols, ai, af, edges, tables, strides, nbins,
     vcols, shifts, powers, ecols, necols, cross,
-    weights, selected, groups, k1, acc, counters, col_invalid,
+    weights, selected, ids, row0, k1, acc, counters, col_invalid,
 ):  # fmt: skip
     """Accumulate one block of stars into ``acc`` (see the module docstring for the layout).
 
@@ -240,8 +249,10 @@ def fill(
         Per-star error columns (σ, same units as the value), first ``necols`` real.
     cross : int64 array (ncross, 2)
         Index pairs into ``vcols`` of cross moments.
-    weights, selected, groups : arrays of length 0 (absent) or n
-        Per-star weights (float64), selection mask (uint8) and jackknife group (int64).
+    weights, selected, ids : arrays of length 0 (absent) or n
+        Per-star weights (float64), selection mask (uint8) and star ids (int64) whose hash
+        gives the jackknife group (:func:`group_of`); without ids, the row number
+        ``row0 + i`` is hashed.
     k1 : int
         Number of jackknife groups (1 without replicates).
     acc, counters, col_invalid : float64, int64, int64 arrays, updated in place
@@ -253,7 +264,8 @@ def fill(
     ncross = cross.shape[0]
     has_w = weights.shape[0] > 0
     has_sel = selected.shape[0] > 0
-    has_g = groups.shape[0] > 0
+    has_g = k1 > 1
+    use_rows = ids.shape[0] == 0
     M = 1 + (2 if has_w else 0) + necols + ncross
     for v in range(nv):
         M += powers[v]
@@ -268,7 +280,9 @@ def fill(
     w = np.ones(BLOCK)
     buf = np.empty((max(nv, 1), BLOCK))
     ebuf = np.empty((max(necols, 1), BLOCK))
-    tally = np.zeros(4, np.int64)  # used, outside, invalid, deselected (local: no aliasing)
+    use = np.empty(BLOCK, np.int64)  # positions of the used stars of a block
+    bins = np.empty(BLOCK, np.int64)  # their moment offsets in acc
+    n_used = n_invalid = n_deselected = 0
     simple = (not has_w) and necols == 0 and ncross == 0
     for v in range(nv):
         simple = simple and powers[v] == 2
@@ -295,19 +309,22 @@ def fill(
         for a in range(naxes):
             _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
                       strides[a], ai, af, edges, tables, col_invalid)
+        # branch-free classification and compaction of the used stars
+        nu = 0
         for j in range(m):
             s = st[j]
-            if s != 0:
-                if s & DESELECTED_BIT:
-                    tally[3] += 1
-                elif s & INVALID_BIT:
-                    tally[2] += 1
-                else:
-                    tally[1] += 1
-                continue
-            tally[0] += 1
-            g = groups[i0 + j] if has_g else 0
-            b = ((flat[j] * k1) + g) * M
+            use[nu] = j
+            nu += s == 0
+            n_deselected += (s & DESELECTED_BIT) != 0
+            n_invalid += (s & (INVALID_BIT | DESELECTED_BIT)) == INVALID_BIT
+        n_used += nu
+        for t in range(nu):
+            j = use[t]
+            g = group_of(np.int64(row0 + i0 + j) if use_rows else ids[i0 + j], k1) if has_g else 0
+            bins[t] = ((flat[j] * k1) + g) * M
+        for t in range(nu):
+            j = use[t]
+            b = bins[t]
             acc[b] += 1.0
             if simple:  # the common case: Σd, Σd² per value, unweighted
                 for v in range(nv):
@@ -334,7 +351,7 @@ def fill(
             for q in range(ncross):
                 acc[b + k] += wj * buf[cross[q, 0], j] * buf[cross[q, 1], j]
                 k += 1
-    counters[C_USED] += tally[0]
-    counters[C_OUTSIDE] += tally[1]
-    counters[C_INVALID] += tally[2]
-    counters[C_DESELECTED] += tally[3]
+    counters[C_USED] += n_used
+    counters[C_INVALID] += n_invalid
+    counters[C_DESELECTED] += n_deselected
+    counters[C_OUTSIDE] += n - n_used - n_invalid - n_deselected
