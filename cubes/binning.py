@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,6 @@ from . import conventions as cv
 from .axes import Axis, as_axis
 from .kernels import binning as kb
 
-#: rows per block when the catalog is numpy-backed (dask-backed catalogs keep their chunks).
-DEFAULT_CHUNK_ROWS = 4_000_000
 #: rows used to choose each value's shift (the first rows, so the shift never depends on chunks).
 SHIFT_ROWS = 10_000
 _PAD = 4  # tuples passed to numba are padded to a multiple of this to limit recompilations
@@ -237,9 +236,14 @@ def _block_arrays(stars: xr.Dataset, names: Sequence[str], chunk_rows: int | Non
     ref = next((a for a in arrays if isinstance(a, da.Array)), None)
     if ref is None:
         n = stars.sizes[cv.STAR_DIM]
-        rows = chunk_rows or DEFAULT_CHUNK_ROWS
-        if n > 1_000_000 and chunk_rows is None:  # give both cores work
-            rows = min(rows, max(1_000_000, math.ceil(n / 2)))
+        rows = chunk_rows
+        if rows is None:
+            # in-memory columns are sliced as views (free), but each block fills its own
+            # partial cube: few large blocks, two per core for balance
+            cores = os.cpu_count() or 1
+            per_round = 2 * cores
+            blocks = per_round * math.ceil(n / (per_round * 10_000_000))
+            rows = math.ceil(n / min(blocks, math.ceil(n / 250_000)))
         return [_views_as_dask(np.asarray(a), max(rows, 1)) for a in arrays]
     chunks = ref.chunks if chunk_rows is None else ((chunk_rows,),)
     out = []
@@ -336,7 +340,8 @@ def bin_catalog(
     shifts : mapping, optional
         Explicit shift per value (default: mean of its first 10 000 finite rows, 3 digits).
     chunk_rows : int, optional
-        Rows per block (default: the catalog's dask chunks; 4 M rows for numpy catalogs).
+        Rows per block (default: the catalog's dask chunks; for numpy catalogs, two blocks
+        per core of at most 10 M stars).
     progress : bool, optional
         Show a progress bar (default: when the catalog has more than one block).
 

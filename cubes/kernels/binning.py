@@ -294,9 +294,14 @@ def fill(
         for v in range(nv):
             x = vcols[v]
             c = shifts[v]
-            for j in range(m):
-                buf[v, j] = x[i0 + j] - c
-            _check_finite(x, i0, m, st, col_invalid, ncols + v)
+            bad_count = 0
+            for j in range(m):  # gather, shift and check in one vectorisable loop
+                d = x[i0 + j] - c
+                buf[v, j] = d
+                bad = not (d - d == 0.0)
+                bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
+                st[j] |= np.int8(2 * bad)
+            col_invalid[ncols + v] += bad_count
         for e in range(necols):
             x = ecols[e]
             for j in range(m):
@@ -326,7 +331,15 @@ def fill(
             j = use[t]
             b = bins[t]
             acc[b] += 1.0
-            if simple:  # the common case: Σd, Σd² per value, unweighted
+            if simple and nv == 2:  # the commonest case, unrolled
+                d0 = buf[0, j]
+                d1 = buf[1, j]
+                acc[b + 1] += d0
+                acc[b + 2] += d0 * d0
+                acc[b + 3] += d1
+                acc[b + 4] += d1 * d1
+                continue
+            if simple:  # Σd, Σd² per value, unweighted
                 for v in range(nv):
                     d = buf[v, j]
                     acc[b + 1 + 2 * v] += d
