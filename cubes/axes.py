@@ -87,7 +87,7 @@ class Edges(Axis):
             what = "duplicate" if steps[i] == 0 else "unsorted"
             raise ValueError(
                 f"edges of axis {name!r} must be strictly increasing: {what} edges at positions "
-                f"{i} and {i + 1} ({e[i]!r}, {e[i + 1]!r})"
+                f"{i} and {i + 1} ({float(e[i])}, {float(e[i + 1])})"
             )
         object.__setattr__(self, "edges", e)
 
@@ -104,6 +104,11 @@ class Edges(Axis):
         return 0.5 * (self.edges[1:] + self.edges[:-1])
 
     @property
+    def bin_edges(self) -> np.ndarray:
+        """The edges stars are binned by (the nominal ``edges`` for explicit edges)."""
+        return self.edges
+
+    @property
     def is_symmetric(self) -> bool:
         """True if the edges mirror around 0 with 0 as an edge (foldable onto |value|)."""
         e = self.edges
@@ -117,9 +122,11 @@ class Edges(Axis):
         return {"kind": kb.EDGES, "n": self.size, "edges": self.edges}
 
     def coords(self, units: Mapping[str, str | None]) -> dict[str, xr.Variable]:
+        """Nominal centres and widths (labels you can ``.sel``), CF bounds = the binning edges."""
         dim = self.dim
         attrs = _label(self.columns[0], units.get(self.columns[0]))
-        bounds = np.stack([self.edges[:-1], self.edges[1:]], axis=1)
+        be = self.bin_edges
+        bounds = np.stack([be[:-1], be[1:]], axis=1)
         width_attrs = {"long_name": f"width of the {dim} bins", **(
             {"units": attrs["units"]} if "units" in attrs else {})}
         return {
@@ -135,27 +142,32 @@ class Edges(Axis):
                 "start": float(self.edges[0]), "stop": float(self.edges[-1])}
 
 
-def arithmetic_edges(lo: float, hi: float, n: int) -> np.ndarray:
+def arithmetic_edges(lo: float, hi: float, n: int, origin: float, offset: int) -> np.ndarray:
     """Edges of ``n`` equal bins that agree exactly with arithmetic indexing.
 
-    The kernel bins a regular axis as ``floor((v - lo) * scale)`` with ``scale = n / (hi -
-    lo)`` (as boost-histogram does: no search). Each inner edge returned here is the smallest
-    double ``v`` for which that formula gives its bin, so searching these edges
-    (``numpy.searchsorted``, ``scipy.stats.binned_statistic_dd``) assigns every value, even one
-    exactly on an edge, to the same bin as the kernel. They differ from ``numpy.linspace(lo,
-    hi, n + 1)`` by at most a few units in the last place.
+    The kernel bins a regular axis as ``floor((v - origin) * scale) + offset`` with ``scale =
+    n / (hi - lo)`` (arithmetic like boost-histogram's: no search). ``origin`` is 0 when 0 is a
+    nominal edge (so 0 stays an exact edge: z folds cleanly), else ``lo``. Each inner edge
+    returned is the smallest double for which that formula gives its bin, so searching these
+    edges (``numpy.searchsorted``, ``scipy.stats.binned_statistic_dd``) assigns every value,
+    even one on an edge, to the same bin as the kernel. They differ from the nominal edges by
+    at most a few units in the last place.
     """
     scale = n / (hi - lo)
     e = np.linspace(lo, hi, n + 1)
     width = (hi - lo) / n
     for b in range(1, n):
-        # bracket f(a) < b <= f(c) with f(v) = (v - lo) * scale, then bisect on doubles
+        k = b - offset
+        if k == 0:
+            e[b] = origin
+            continue
+        # bracket f(a) < k <= f(c) with f(v) = (v - origin) * scale, then bisect on doubles
         a, c = float(e[b]) - 0.5 * width, float(e[b]) + 0.5 * width
         while True:
             mid = 0.5 * (a + c)
             if mid in (a, c):
                 break
-            if (mid - lo) * scale >= b:
+            if (mid - origin) * scale >= k:
                 c = mid
             else:
                 a = mid
@@ -167,21 +179,35 @@ def arithmetic_edges(lo: float, hi: float, n: int) -> np.ndarray:
 class Regular(Edges):
     """Equal-width bins, indexed arithmetically like boost-histogram's regular axis.
 
-    The stored edges are the exact thresholds of that arithmetic (:func:`arithmetic_edges`),
-    so the bins are exactly those of the edges, with no search in the hot loop.
+    ``edges`` are the nominal edges (centres and widths are labelled by them, so
+    ``cube.sel(z=0.375)`` works); stars are binned by ``bin_edges``, the exact thresholds of
+    the arithmetic (:func:`arithmetic_edges`), which are also the CF bounds — so searching the
+    bounds reproduces the binning exactly. The two differ by a few units in the last place.
     """
 
     kind: str = "regular"
+    _bin_edges: np.ndarray = field(default=None, repr=False, compare=False)
+    _origin: tuple = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         super().__post_init__()
         e = self.edges
-        object.__setattr__(self, "edges", arithmetic_edges(e[0], e[-1], e.size - 1))
+        n = e.size - 1
+        zero = np.flatnonzero(e == 0.0)
+        origin, offset = (0.0, int(zero[0])) if zero.size else (float(e[0]), 0)
+        object.__setattr__(self, "_bin_edges", arithmetic_edges(e[0], e[-1], n, origin, offset))
+        object.__setattr__(self, "_origin", (origin, offset))
+
+    @property
+    def bin_edges(self) -> np.ndarray:
+        return self._bin_edges
 
     def kernel_params(self) -> dict[str, Any]:
         lo, hi = self.edges[0], self.edges[-1]
-        return {"kind": kb.REGULAR, "n": self.size, "edges": self.edges,
-                "lo": lo, "hi": hi, "scale": self.size / (hi - lo)}
+        origin, offset = self._origin
+        return {"kind": kb.REGULAR, "n": self.size, "edges": self.bin_edges,
+                "lo": lo, "hi": hi, "scale": self.size / (hi - lo),
+                "origin": origin, "offset": offset}
 
 
 def edges(values: Sequence[float] | np.ndarray, *, column: str | None = None) -> Edges:

@@ -161,6 +161,7 @@ def _axis_tables(axes: Sequence[Axis], column_index: Mapping[str, int]):
             n_edges += len(p["edges"])
         if p["kind"] == kb.REGULAR:
             af[a, kb.AF_LO], af[a, kb.AF_HI], af[a, kb.AF_SCALE] = p["lo"], p["hi"], p["scale"]
+            af[a, kb.AF_ORIGIN], ai[a, kb.AI_OFFSET] = p["origin"], p["offset"]
         if p["kind"] == kb.HEX:
             ai[a, kb.AI_COL2] = column_index[ax.columns[1]]
             ai[a, kb.AI_TABLE0] = n_tables

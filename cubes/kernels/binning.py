@@ -28,11 +28,11 @@ REGULAR, EDGES, HEX, CODE = 0, 1, 2, 3
 
 # columns of the integer axis parameter table ``ai``
 (AI_KIND, AI_COL, AI_COL2, AI_N, AI_EDGE0, AI_TABLE0,
- AI_QMIN, AI_RMIN, AI_NQ, AI_NR, AI_SWAP) = range(11)
-N_AI = 11
+ AI_QMIN, AI_RMIN, AI_NQ, AI_NR, AI_SWAP, AI_OFFSET) = range(12)
+N_AI = 12
 # columns of the float axis parameter table ``af``
-AF_LO, AF_HI, AF_SCALE, AF_X0, AF_Y0 = range(5)
-N_AF = 5
+AF_LO, AF_HI, AF_SCALE, AF_X0, AF_Y0, AF_ORIGIN = range(6)
+N_AF = 6
 
 # counters
 C_READ, C_USED, C_OUTSIDE, C_INVALID, C_DESELECTED = range(5)
@@ -156,15 +156,18 @@ def _bin_axis(a, x, y, i0, m, st, flat, stride, ai, af, edges, tables, col_inval
         lo = af[a, AF_LO]
         hi = af[a, AF_HI]
         scale = af[a, AF_SCALE]
-        top = n - 1.0
+        origin = af[a, AF_ORIGIN]
+        offset = ai[a, AI_OFFSET]
         bad_count = 0
         for j in range(m):  # branch-free so that LLVM vectorises it
             v = x[i0 + j]
             bad = not (v - v == 0.0)  # NaN and ±inf
             inside = (v >= lo) & (v <= hi)
-            # floor((v - lo) * scale), the bin rule whose exact thresholds the axis stores as
-            # its edges (cubes.axes.arithmetic_edges); numba's max(0.0, NaN) is 0.0
-            b = np.int64(min(top, max(0.0, (v - lo) * scale)))
+            # floor((v - origin) * scale) + offset: the bin rule whose exact thresholds the
+            # axis stores as its bounds (cubes.axes.arithmetic_edges); numba's
+            # max(-1e18, NaN) is -1e18, so NaN lands in bin 0 (and is flagged invalid)
+            t = min(1e18, max(-1e18, np.floor((v - origin) * scale)))
+            b = min(n - 1, max(0, np.int64(t) + offset))
             flat[j] += b * stride
             bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
             st[j] |= np.int8(1 - inside) | np.int8(2 * bad)
