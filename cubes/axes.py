@@ -26,6 +26,7 @@ import xarray as xr
 
 from . import conventions as cv
 from .kernels import binning as kb
+from .units import product
 
 
 def _label(column: str, units: str | None) -> dict[str, str]:
@@ -346,7 +347,7 @@ class Hexagonal(Axis):
         area = 1.5 * math.sqrt(3.0) * self.circumradius**2
         area_attrs = {"long_name": "hexagon area"}
         if ux and uy:
-            area_attrs["units"] = f"{ux} {uy}" if ux != uy else f"{ux}2"
+            area_attrs["units"] = product(ux, uy)
         return {
             dim: xr.Variable(dim, np.arange(self.size), {"long_name": f"hexagon over "
                                                          f"({self.x}, {self.y})"}),

@@ -23,6 +23,7 @@ import xarray as xr
 from . import conventions as cv
 from .axes import Axis, as_axis
 from .kernels import binning as kb
+from .units import power, product
 
 #: rows used to choose each value's shift (the first rows, so the shift never depends on chunks).
 SHIFT_ROWS = 10_000
@@ -217,7 +218,10 @@ def _choose_shifts(stars: xr.Dataset, values: Sequence[str],
     if todo:
         n = min(SHIFT_ROWS, stars.sizes[cv.STAR_DIM])
         heads = [stars[v].data[:n] for v in todo]
-        heads = dask.compute(*heads) if any(isinstance(h, da.Array) for h in heads) else heads
+        if any(isinstance(h, da.Array) for h in heads):
+            # a tiny local read: keeps these keys off a distributed scheduler, where the main
+            # pass would resubmit overlapping keys with a different task spec
+            heads = dask.compute(*heads, scheduler="threads")
         for v, h in zip(todo, heads, strict=True):
             h = np.asarray(h, dtype=np.float64)
             h = h[np.isfinite(h)]
@@ -326,7 +330,9 @@ def bin_catalog(
         Highest power of each value (1–4), for all values or per value.
     errors : True or mapping, optional
         Per-star measurement errors σ_v (same units as v): Σσ_v² is accumulated so that
-        dispersions can be deconvolved (σ² = var − ⟨σ_v²⟩). True looks for ``<v>_error``.
+        dispersions can be deconvolved (σ² = var − ⟨σ_v²⟩). True uses ``<v>_error`` (or
+        ``<v>_err``) for each value that has one; the pairs used are in each
+        ``sum_<v>_err2``'s ``attrs["error_column"]``.
     cross : sequence of (a, b)
         Cross moments Σ(a − c_a)(b − c_b) between two of ``values`` (exact gradients).
     weights : str, optional
@@ -495,16 +501,13 @@ def _moment_units(attrs: Mapping[str, Any], units: Mapping[str, str | None],
     if value is None:
         base = None
     elif "error_column" in attrs:
-        u = units.get(value)
-        base = f"({u})2" if u else None
+        base = power(units.get(value), 2)
     elif isinstance(value, list):
-        ua, ub = (units.get(v) for v in value)
-        base = f"({ua}) ({ub})" if ua and ub else None
+        base = product(*(units.get(v) for v in value))
     else:
-        u = units.get(value)
-        base = None if not u else (u if attrs["power"] == 1 else f"({u}){attrs['power']}")
+        base = power(units.get(value), attrs["power"])
     wu = units.get(weights) if weights else None
     if wu and attrs.get("moment", "n") != "n":
-        w = f"({wu})2" if attrs.get("moment") == "sum(w**2)" else f"({wu})"
-        return f"{w} {base}" if base else w
+        w = power(wu, 2 if attrs.get("moment") == "sum(w**2)" else 1)
+        return product(w, base) if base else w
     return base

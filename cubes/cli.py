@@ -31,13 +31,19 @@ def _axis(text: str):
 
 
 def _build(args) -> int:
+    import os
+
     import cubes
 
+    if os.path.exists(args.out) and not args.overwrite:  # say so before the pass, not after
+        print(f"cubes build: {args.out!r} exists; pass --overwrite to replace it",
+              file=sys.stderr)
+        return 2
     stars = cubes.open_catalog(args.catalog, survey=args.survey)
     if args.select:
         stars = cubes.select(stars, *args.select)
     cube = cubes.bin_catalog(stars, dict(args.axis), args.value, errors=args.errors or None,
-                             replicates=args.replicates, progress=True)
+                             replicates=args.replicates, progress=not args.no_progress)
     path = cubes.write_cube(cube, args.out, overwrite=args.overwrite)
     print(f"wrote {path}: {dict(cube.sizes)}; stars read {cube.attrs['stars_read']:,}, used "
           f"{cube.attrs['stars_used']:,}, outside {cube.attrs['stars_outside']:,}, invalid "
@@ -65,7 +71,8 @@ def _recipe(name: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="cubes", description="Stellar catalogs → moment cubes.")
+    p = argparse.ArgumentParser(prog="cubes", description="Stellar catalogs → moment cubes.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="build, store and analyse a cube of the built-in mock",
                    add_help=False)
@@ -79,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--value", action="append", default=[], help="value column (repeatable)")
     b.add_argument("--errors", action="store_true", help="accumulate <value>_error squared")
     b.add_argument("--select", action="append", default=[], help='e.g. "parallax_over_error > 5"')
-    b.add_argument("--replicates", type=int, default=16)
+    b.add_argument("--replicates", type=int, default=16,
+                   help="jackknife groups (default 16; 0: none)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--out", required=True)
     b.add_argument("--overwrite", action="store_true")
     i = sub.add_parser("info", help="describe a cube store (lazily)")

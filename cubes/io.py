@@ -98,7 +98,7 @@ def open_catalog(
         Survey schema used to rename columns to canonical names and attach units: a name in
         :data:`cubes.schemas.SCHEMAS` (``"gaia_dr3"``, ``"lamost"``, ``"apogee_dr17"``), a
         mapping {archive column: canonical name}, a :class:`cubes.schemas.Schema`, or None
-        (names only lower-cased).
+        (the file's own column names, unchanged).
     columns : sequence of str, optional
         Read only these columns (canonical or archive names). Default: all columns.
     chunk_size : int

@@ -168,7 +168,8 @@ def test_higher_moments_errors_cross_and_weights_match_numpy():
                                    (w[m] * (vz[m] - cz) * (feh[m] - cf)).sum(), rtol=1e-9)
         mean = np.average(vz[m], weights=w[m])
         np.testing.assert_allclose(cube.cube.mean("vz")[i], mean, rtol=RTOL)
-    assert cube["sum_vz2"].attrs["units"] == "(km / s)2"
+    assert cube["sum_vz2"].attrs["units"] == "km2 / s2"
+    assert cube["sum_vz_feh"].attrs["units"] == "dex km / s"
     assert cube.attrs["weights"] == "w"
 
 

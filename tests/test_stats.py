@@ -129,7 +129,10 @@ def test_density_is_count_per_bin_volume(stars, cube):
     d = cube.cube.density().sel(replicate=-1)
     c = cube.cube.count().sel(replicate=-1)
     np.testing.assert_allclose(d, c / (2.0 * 0.25))
-    assert d.attrs["units"] == "1 / (kpc kpc)"
+    assert d.attrs["units"] == "1 / kpc2"
+    assert cube.cube.var("vz").attrs == {"long_name": "variance of vz (ddof=0)",
+                                         "units": "km2 / s2"}
+    assert set(cube.cube.dispersion("vz").attrs) == {"long_name", "units"}
 
 
 def test_hexagonal_density_uses_the_cell_area():

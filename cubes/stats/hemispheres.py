@@ -96,7 +96,7 @@ def north_south(stat: xr.DataArray | xr.Dataset, dim: str = "z") -> xr.DataArray
     out = f.sel({HEMISPHERE: "north"}, drop=True) - f.sel({HEMISPHERE: "south"}, drop=True)
     if isinstance(out, xr.DataArray):
         name = f"{stat.name}_north_minus_south" if stat.name else "north_minus_south"
-        out = out.rename(name).assign_attrs(
-            {k: v for k, v in stat.attrs.items() if k == "units"},
-            long_name=f"North − South of {stat.attrs.get('long_name', stat.name)}")
+        out = out.rename(name)
+        out.attrs = {"long_name": f"North − South of {stat.attrs.get('long_name', stat.name)}",
+                     **{k: v for k, v in stat.attrs.items() if k == "units"}}
     return out

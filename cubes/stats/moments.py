@@ -20,6 +20,7 @@ import xarray as xr
 
 from .. import conventions as cv
 from ..jackknife import samples
+from ..units import inverse, power, product
 
 
 def _need(cube: xr.Dataset, name: str, what: str, fix: str) -> xr.DataArray:
@@ -49,10 +50,17 @@ def _value_sums(cube: xr.Dataset, value: str, power: int, what: str):
     return s, shift
 
 
+def _named(out: xr.DataArray, name: str, long_name: str, units: str | None) -> xr.DataArray:
+    """The statistic with its own name and attrs (never those inherited from a sum)."""
+    out = out.rename(name)
+    out.attrs = {"long_name": long_name, **_unit_attr(units)}
+    return out
+
+
 def count(cube: xr.Dataset) -> xr.DataArray:
     """Number of stars per bin (int64), per jackknife sample."""
     _need(cube, cv.COUNT, "count", "not a moment cube")
-    return samples(cube)[cv.COUNT].rename("count")
+    return _named(samples(cube)[cv.COUNT], "count", "number of stars", None)
 
 
 def mean(cube: xr.Dataset, value: str) -> xr.DataArray:
@@ -60,8 +68,7 @@ def mean(cube: xr.Dataset, value: str) -> xr.DataArray:
     s, shift = _value_sums(cube, value, 1, "mean")
     w = _weight(s)
     out = shift + s[cv.sum_name(value)] / w.where(w > 0)
-    return out.rename(f"mean_{value}").assign_attrs(
-        long_name=f"mean of {value}", **_unit_attr(_units(cube, value)))
+    return _named(out, f"mean_{value}", f"mean of {value}", _units(cube, value))
 
 
 def var(cube: xr.Dataset, value: str, *, ddof: int = 0) -> xr.DataArray:
@@ -76,17 +83,15 @@ def var(cube: xr.Dataset, value: str, *, ddof: int = 0) -> xr.DataArray:
     wpos = w.where(w > 0)
     num = s2 - s1 * s1 / wpos
     out = num.clip(min=0.0) / (w - ddof).where(w - ddof > 0)
-    u = _units(cube, value)
-    return out.rename(f"var_{value}").assign_attrs(
-        long_name=f"variance of {value} (ddof={ddof})", **_unit_attr(f"({u})2" if u else None))
+    return _named(out, f"var_{value}", f"variance of {value} (ddof={ddof})",
+                  power(_units(cube, value), 2))
 
 
 def std(cube: xr.Dataset, value: str, *, ddof: int = 0) -> xr.DataArray:
     """Standard deviation of ``value`` per bin (``ddof=0`` as numpy.std)."""
     out = np.sqrt(var(cube, value, ddof=ddof))
-    return out.rename(f"std_{value}").assign_attrs(
-        long_name=f"standard deviation of {value} (ddof={ddof})",
-        **_unit_attr(_units(cube, value)))
+    return _named(out, f"std_{value}", f"standard deviation of {value} (ddof={ddof})",
+                  _units(cube, value))
 
 
 def dispersion(cube: xr.Dataset, value: str, *, deconvolve: bool | None = None,
@@ -117,8 +122,7 @@ def dispersion(cube: xr.Dataset, value: str, *, deconvolve: bool | None = None,
         v = v - s[cv.err2_name(value)] / w.where(w > 0)
     out = np.sqrt(v.where(v >= 0))
     kind = ", errors deconvolved" if deconvolve else ""
-    return out.rename(f"sigma_{value}").assign_attrs(
-        long_name=f"σ_{value}{kind}", **_unit_attr(_units(cube, value)))
+    return _named(out, f"sigma_{value}", f"σ_{value}{kind}", _units(cube, value))
 
 
 def bin_measure(cube: xr.Dataset) -> xr.DataArray:
@@ -129,19 +133,16 @@ def bin_measure(cube: xr.Dataset) -> xr.DataArray:
         for name in (cv.width_name(str(dim)), f"{dim}_area"):
             if name in cube.coords and cube[name].dims == (dim,):
                 measure = measure * cube[name].reset_coords(drop=True)
-                if cube[name].attrs.get("units"):
-                    units.append(cube[name].attrs["units"])
-    return measure.assign_attrs(units=" ".join(units))
+                units.append(cube[name].attrs.get("units"))
+    measure.attrs = {"units": product(*units) if units else None}
+    return measure
 
 
 def density(cube: xr.Dataset) -> xr.DataArray:
     """Stars per unit bin volume (count / product of bin widths and hexagon areas)."""
-    c = count(cube)
     m = bin_measure(cube)
-    out = c / m
-    return out.rename("density").assign_attrs(
-        long_name="number density of stars in the binned space",
-        **_unit_attr(f"1 / ({m.attrs['units']})" if m.attrs.get("units") else None))
+    return _named(count(cube) / m, "density", "number density of stars in the binned space",
+                  inverse(m.attrs["units"]))
 
 
 def _unit_attr(units: str | None) -> dict[str, str]:
