@@ -230,7 +230,8 @@ def _choose_shifts(stars: xr.Dataset, values: Sequence[str],
     return tuple(float(shifts[v]) for v in values)
 
 
-def _block_arrays(stars: xr.Dataset, names: Sequence[str], chunk_rows: int | None) -> list:
+def _block_arrays(stars: xr.Dataset, names: Sequence[str], chunk_rows: int | None,
+                  partial_bytes: int) -> list:
     """The catalog columns as dask arrays sharing one chunking along ``star``."""
     arrays = []
     for name in names:
@@ -244,9 +245,10 @@ def _block_arrays(stars: xr.Dataset, names: Sequence[str], chunk_rows: int | Non
         rows = chunk_rows
         if rows is None:
             # in-memory columns are sliced as views (free), but each block fills its own
-            # partial cube: few large blocks, two per core for balance
+            # partial cube: few large blocks, two per core for balance, one per core when the
+            # partial cube is large (allocating and adding it then costs more than balance)
             cores = os.cpu_count() or 1
-            per_round = 2 * cores
+            per_round = cores if partial_bytes > 8 * 2**20 else 2 * cores
             blocks = per_round * math.ceil(n / (per_round * 10_000_000))
             rows = math.ceil(n / min(blocks, math.ceil(n / 250_000)))
         return [_views_as_dask(np.asarray(a), max(rows, 1)) for a in arrays]
@@ -420,7 +422,7 @@ def bin_catalog(
     order += [weights] if weights else []
     order += [selected] if selected else []
     order += [id_column] if (replicates and id_column) else []
-    arrays = _block_arrays(stars, order, chunk_rows)
+    arrays = _block_arrays(stars, order, chunk_rows, 8 * plan.out_size)
     starts = np.concatenate([[0], np.cumsum(arrays[0].chunks[0])[:-1]]).astype(np.int64)
     row0 = da.from_array(starts, chunks=1)
     partials = da.blockwise(

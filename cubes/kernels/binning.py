@@ -285,6 +285,7 @@ def fill(
     ebuf = np.empty((max(necols, 1), BLOCK))
     use = np.empty(BLOCK, np.int64)  # positions of the used stars of a block
     bins = np.empty(BLOCK, np.int64)  # their moment offsets in acc
+    grp = np.zeros(BLOCK, np.int64)  # jackknife group of each star of the block
     n_used = n_invalid = n_deselected = 0
     simple = (not has_w) and necols == 0 and ncross == 0
     for v in range(nv):
@@ -326,10 +327,16 @@ def fill(
             n_deselected += (s & DESELECTED_BIT) != 0
             n_invalid += (s & (INVALID_BIT | DESELECTED_BIT)) == INVALID_BIT
         n_used += nu
+        if has_g:  # the hash in its own branch-free loop, so that it vectorises
+            if use_rows:
+                for j in range(m):
+                    grp[j] = group_of(np.int64(row0 + i0 + j), k1)
+            else:
+                for j in range(m):
+                    grp[j] = group_of(ids[i0 + j], k1)
         for t in range(nu):
             j = use[t]
-            g = group_of(np.int64(row0 + i0 + j) if use_rows else ids[i0 + j], k1) if has_g else 0
-            bins[t] = ((flat[j] * k1) + g) * M
+            bins[t] = ((flat[j] * k1) + grp[j]) * M
         for t in range(nu):
             j = use[t]
             b = bins[t]
