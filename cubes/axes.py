@@ -322,10 +322,8 @@ class Hexagonal(Axis):
     def vertices(self) -> tuple[np.ndarray, np.ndarray]:
         """(n, 6) x and y of each cell's vertices, counter-clockwise."""
         cx, cy = self.centers()
-        start = 30.0 if self.orientation == "pointy" else 0.0
+        start = 30.0 if self.orientation == "pointy" else 0.0  # a vertex towards +y or +x
         ang = np.deg2rad(start + 60.0 * np.arange(6))
-        if self.orientation == "flat":
-            ang = np.deg2rad(60.0 * np.arange(6))
         return (cx[:, None] + self.circumradius * np.cos(ang),
                 cy[:, None] + self.circumradius * np.sin(ang))
 
