@@ -24,6 +24,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .prefetch import PREFETCH_DISTANCE, prefetch
+
 REGULAR, EDGES, HEX, CODE = 0, 1, 2, 3
 
 # columns of the integer axis parameter table ``ai``
@@ -338,6 +340,8 @@ def fill(
             j = use[t]
             bins[t] = ((flat[j] * k1) + grp[j]) * M
         for t in range(nu):
+            if t + PREFETCH_DISTANCE < nu:
+                prefetch(acc, bins[t + PREFETCH_DISTANCE])
             j = use[t]
             b = bins[t]
             acc[b] += 1.0
