@@ -126,6 +126,69 @@ def _hex_axial(px, py, inv_size):
     return np.int64(q), np.int64(r)
 
 
+@nb.njit(nogil=True, cache=True)
+def _regular_params(a, naxes, ai, af, strides):
+    # (lo, hi, scale, origin, offset, top, stride, counts) of axis a; a dummy that never flags
+    # a star and adds nothing when a >= naxes
+    if a >= naxes:
+        return -np.inf, np.inf, 0.0, 0.0, 0, 0, 0, 0
+    return (af[a, AF_LO], af[a, AF_HI], af[a, AF_SCALE], af[a, AF_ORIGIN], ai[a, AI_OFFSET],
+            ai[a, AI_N] - 1, strides[a], 1)
+
+
+@nb.njit(nogil=True, cache=True)
+def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid):
+    """All axes regular (at most 4): one branch-free pass computing the flat index.
+
+    Equivalent to four :func:`_bin_axis` calls, without re-reading and re-writing the per-star
+    state between axes.
+    """
+    naxes = ai.shape[0]
+    x0 = cols[ai[0, AI_COL]]
+    x1 = cols[ai[1, AI_COL]] if naxes > 1 else x0
+    x2 = cols[ai[2, AI_COL]] if naxes > 2 else x0
+    x3 = cols[ai[3, AI_COL]] if naxes > 3 else x0
+    lo0, hi0, sc0, or0, of0, tp0, sd0, k0 = _regular_params(0, naxes, ai, af, strides)
+    lo1, hi1, sc1, or1, of1, tp1, sd1, k1 = _regular_params(1, naxes, ai, af, strides)
+    lo2, hi2, sc2, or2, of2, tp2, sd2, k2 = _regular_params(2, naxes, ai, af, strides)
+    lo3, hi3, sc3, or3, of3, tp3, sd3, k3 = _regular_params(3, naxes, ai, af, strides)
+    nb0 = nb1 = nb2 = nb3 = 0
+    for j in range(m):
+        v0 = x0[i0 + j]
+        v1 = x1[i0 + j]
+        v2 = x2[i0 + j]
+        v3 = x3[i0 + j]
+        live = np.int64((st[j] & DESELECTED_BIT) == 0)
+        b0 = not (v0 - v0 == 0.0)
+        b1 = not (v1 - v1 == 0.0)
+        b2 = not (v2 - v2 == 0.0)
+        b3 = not (v3 - v3 == 0.0)
+        nb0 += b0 * live
+        nb1 += b1 * live
+        nb2 += b2 * live
+        nb3 += b3 * live
+        out = ((v0 < lo0) | (v0 > hi0) | (v1 < lo1) | (v1 > hi1) | (v2 < lo2) | (v2 > hi2)
+               | (v3 < lo3) | (v3 > hi3))
+        f = (min(tp0, max(0, np.int64(min(1e18, max(-1e18, np.floor((v0 - or0) * sc0)))) + of0))
+             * sd0)
+        f += (min(tp1, max(0, np.int64(min(1e18, max(-1e18, np.floor((v1 - or1) * sc1)))) + of1))
+              * sd1)
+        f += (min(tp2, max(0, np.int64(min(1e18, max(-1e18, np.floor((v2 - or2) * sc2)))) + of2))
+              * sd2)
+        f += (min(tp3, max(0, np.int64(min(1e18, max(-1e18, np.floor((v3 - or3) * sc3)))) + of3))
+              * sd3)
+        flat[j] = f
+        bad = (b0 & (k0 > 0)) | (b1 & (k1 > 0)) | (b2 & (k2 > 0)) | (b3 & (k3 > 0))
+        st[j] |= np.int8(out & ~bad) | np.int8(2 * bad)
+    col_invalid[ai[0, AI_COL]] += nb0 * k0
+    if naxes > 1:
+        col_invalid[ai[1, AI_COL]] += nb1 * k1
+    if naxes > 2:
+        col_invalid[ai[2, AI_COL]] += nb2 * k2
+    if naxes > 3:
+        col_invalid[ai[3, AI_COL]] += nb3 * k3
+
+
 # per-star state bits within a block; priority deselected > invalid > outside
 OUTSIDE_BIT, INVALID_BIT, DESELECTED_BIT = 1, 2, 4
 
@@ -289,6 +352,9 @@ def fill(
     bins = np.empty(BLOCK, np.int64)  # their moment offsets in acc
     grp = np.zeros(BLOCK, np.int64)  # jackknife group of each star of the block
     n_used = n_invalid = n_deselected = 0
+    all_regular = 1 <= naxes <= 4
+    for a in range(naxes):
+        all_regular = all_regular and ai[a, AI_KIND] == REGULAR
     simple = (not has_w) and necols == 0 and ncross == 0
     for v in range(nv):
         simple = simple and powers[v] == 2
@@ -317,9 +383,12 @@ def fill(
             _check_finite(weights, i0, m, st, col_invalid, ncols + nv + necols)
             for j in range(m):
                 w[j] = weights[i0 + j]
-        for a in range(naxes):
-            _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
-                      strides[a], ai, af, edges, tables, col_invalid)
+        if all_regular:
+            _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid)
+        else:
+            for a in range(naxes):
+                _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
+                          strides[a], ai, af, edges, tables, col_invalid)
         # branch-free classification and compaction of the used stars
         nu = 0
         for j in range(m):
