@@ -114,13 +114,13 @@ def main(argv=None):
         cubes.bin_catalog(ds.isel(star=slice(0, 10_000)), AXES, ["vz", "vR"], replicates=k,
                           progress=False)
     rate = {}
-    t, _ = timed(lambda: boost_mean(ds), repeat=2)
+    t, _ = timed(lambda: boost_mean(ds), repeat=3)
     rate["boost-histogram Mean (1 value, 1 thread)"] = n / t
     results = {}
     for k in (0, 16):
         t, results[k] = timed(lambda k=k: cubes.bin_catalog(ds, AXES, ["vz", "vR"],
                                                             replicates=k, progress=False),
-                              repeat=2)
+                              repeat=3)
         rate[f"cubes K={k}"] = n / t
     if not args.skip_slow:
         for k in (0, 16):
