@@ -358,6 +358,11 @@ def fill(
     simple = (not has_w) and necols == 0 and ncross == 0
     for v in range(nv):
         simple = simple and powers[v] == 2
+    two_values = simple and nv == 2
+    xa = vcols[0]
+    xb = vcols[1]
+    ca = shifts[0] if nv > 0 else 0.0
+    cb = shifts[1] if nv > 1 else 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         for j in range(m):
@@ -367,12 +372,19 @@ def fill(
             x = vcols[v]
             c = shifts[v]
             bad_count = 0
-            for j in range(m):  # gather, shift and check in one vectorisable loop
-                d = x[i0 + j] - c
-                buf[v, j] = d
-                bad = not (d - d == 0.0)
-                bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
-                st[j] |= np.int8(2 * bad)
+            if two_values:  # check only: the accumulation reads the columns directly
+                for j in range(m):
+                    d = x[i0 + j]
+                    bad = not (d - d == 0.0)
+                    bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
+                    st[j] |= np.int8(2 * bad)
+            else:
+                for j in range(m):  # gather, shift and check in one vectorisable loop
+                    d = x[i0 + j] - c
+                    buf[v, j] = d
+                    bad = not (d - d == 0.0)
+                    bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
+                    st[j] |= np.int8(2 * bad)
             col_invalid[ncols + v] += bad_count
         for e in range(necols):
             x = ecols[e]
@@ -414,9 +426,9 @@ def fill(
             j = use[t]
             b = bins[t]
             acc[b] += 1.0
-            if simple and nv == 2:  # the commonest case, unrolled
-                d0 = buf[0, j]
-                d1 = buf[1, j]
+            if two_values:  # the commonest case, unrolled, straight from the columns
+                d0 = xa[i0 + j] - ca
+                d1 = xb[i0 + j] - cb
                 acc[b + 1] += d0
                 acc[b + 2] += d0 * d0
                 acc[b + 3] += d1
