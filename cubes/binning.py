@@ -276,7 +276,28 @@ def _views_as_dask(x: np.ndarray, rows: int) -> da.Array:
     return da.Array(graph, name, chunks=(sizes,), dtype=x.dtype)
 
 
-def _compute(total: da.Array, progress: bool) -> np.ndarray:
+def _add_partials(*parts: np.ndarray) -> np.ndarray:
+    """Sum of partial cubes (pairwise adds: no concatenation, no reduction along a short axis)."""
+    out = parts[0] + parts[1] if len(parts) > 1 else parts[0].copy()
+    for p in parts[2:]:
+        out += p
+    return out
+
+
+def _tree_sum(blocks: list, fan_in: int = 8):
+    """A dask tree of :func:`_add_partials` over the partial cubes of all blocks.
+
+    (``dask.array.sum(axis=0)`` concatenates the partials and reduces along the short axis:
+    0.46 s for two 51 MB partial cubes, against 0.02 s for one ``np.add``.)
+    """
+    level = blocks
+    while len(level) > 1 or level is blocks:
+        level = [dask.delayed(_add_partials)(*level[i:i + fan_in])
+                 for i in range(0, len(level), fan_in)]
+    return level[0]
+
+
+def _compute(total, progress: bool) -> np.ndarray:
     try:
         from distributed import default_client
 
@@ -430,10 +451,10 @@ def bin_catalog(
         new_axes={"j": plan.out_size}, adjust_chunks={"i": 1}, dtype=np.float64,
         meta=np.empty((0, 0), np.float64), align_arrays=False, plan=plan,
     )
-    total = partials.sum(axis=0, split_every=8)
+    total = _tree_sum(list(partials.to_delayed().ravel()))
     if progress is None:
         progress = arrays[0].numblocks[0] > 1
-    out = _compute(total, progress)
+    out = _compute(total, progress).ravel()
     return _assemble(plan, out, stars, order)
 
 
