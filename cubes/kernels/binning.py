@@ -401,15 +401,6 @@ def fill(
             for a in range(naxes):
                 _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
                           strides[a], ai, af, edges, tables, col_invalid)
-        # branch-free classification and compaction of the used stars
-        nu = 0
-        for j in range(m):
-            s = st[j]
-            use[nu] = j
-            nu += s == 0
-            n_deselected += (s & DESELECTED_BIT) != 0
-            n_invalid += (s & (INVALID_BIT | DESELECTED_BIT)) == INVALID_BIT
-        n_used += nu
         if has_g:  # the hash in its own branch-free loop, so that it vectorises
             if use_rows:
                 for j in range(m):
@@ -417,9 +408,16 @@ def fill(
             else:
                 for j in range(m):
                     grp[j] = group_of(ids[i0 + j], k1)
-        for t in range(nu):
-            j = use[t]
-            bins[t] = ((flat[j] * k1) + grp[j]) * M
+        # branch-free classification and compaction of the used stars and their offsets
+        nu = 0
+        for j in range(m):
+            s = st[j]
+            use[nu] = j
+            bins[nu] = ((flat[j] * k1) + grp[j]) * M
+            nu += s == 0
+            n_deselected += (s & DESELECTED_BIT) != 0
+            n_invalid += (s & (INVALID_BIT | DESELECTED_BIT)) == INVALID_BIT
+        n_used += nu
         for t in range(nu):
             if t + PREFETCH_DISTANCE < nu:
                 prefetch(acc, bins[t + PREFETCH_DISTANCE])
