@@ -297,11 +297,13 @@ def fill(
 ):  # fmt: skip
     """Accumulate one block of stars into ``acc`` (see the module docstring for the layout).
 
-    Stars are processed in blocks of ``BLOCK``. Within a block, bin indices are computed one
-    axis (column) at a time — tight loops over contiguous memory, no per-star dispatch on axis
-    kind — and the values are gathered into a small buffer; then each star adds all its
-    moments at once, so each star touches its bin's moments (contiguous, all jackknife groups
-    of a bin side by side) once.
+    Stars are processed in blocks of ``BLOCK``. Within a block, each stage is a tight,
+    branch-free loop over contiguous memory that LLVM vectorises: validity of the values, the
+    bin index (one fused pass when all axes are regular and at most four, else one loop per
+    axis), the jackknife hash, and the compaction of the used stars with their offsets in
+    ``acc``. Then each used star adds all its moments at once (its bin's moments are
+    contiguous, all jackknife groups of a bin side by side), with the cache line of the star
+    ``PREFETCH_DISTANCE`` ahead requested in advance.
 
     Parameters
     ----------
