@@ -331,3 +331,28 @@ def test_regular_axes_label_bins_by_nominal_centres():
     np.testing.assert_allclose(cube["z_bounds"], np.c_[np.arange(-1, 1, 0.25),
                                                        np.arange(-0.75, 1.01, 0.25)],
                                rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("axes", [
+    {"R": A.regular(4, 14, 1.0), "z": A.symmetric(2, 0.5)},  # fused regular pass
+    {"R": [4.0, 6.0, 9.0, 14.0], "z": A.symmetric(2, 0.5)},  # per-axis pass
+])
+def test_two_values_with_nans_are_counted_per_column(axes):
+    ds = catalog(n=12_000, nan_frac=0.05)
+    rng = np.random.default_rng(9)
+    ds["feh"].values[rng.random(12_000) < 0.03] = np.inf
+    ds["selected"] = ("star", rng.random(12_000) < 0.8)
+    cube = cubes.bin_catalog(ds, axes, ["vz", "feh"], replicates=4)
+    R, z, vz, feh, sel = (ds[c].values for c in ("R", "z", "vz", "feh", "selected"))
+    valid = np.isfinite(R) & np.isfinite(z) & np.isfinite(vz) & np.isfinite(feh)
+    inside = (R >= 4) & (R <= 14) & (np.abs(z) <= 2)
+    a = cube.attrs
+    assert a["stars_deselected"] == np.sum(~sel)
+    assert a["stars_invalid"] == np.sum(sel & ~valid)
+    assert a["stars_used"] == np.sum(sel & valid & inside) == int(cube["count"].sum())
+    assert a["stars_invalid_by_column"]["vz"] == np.sum(sel & ~np.isfinite(vz))
+    assert a["stars_invalid_by_column"]["feh"] == np.sum(sel & ~np.isfinite(feh))
+    assert a["stars_invalid_by_column"]["R"] == np.sum(sel & ~np.isfinite(R))
+    use = sel & valid & inside
+    total = float(cube["sum_feh"].sum() + cube["count"].sum() * cube["sum_feh"].attrs["shift"])
+    np.testing.assert_allclose(total, feh[use].sum(), rtol=1e-10)

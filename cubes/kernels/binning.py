@@ -137,11 +137,12 @@ def _regular_params(a, naxes, ai, af, strides):
 
 
 @nb.njit(nogil=True, cache=True)
-def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid):
+def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid, xa, xb, ncheck, cva):
     """All axes regular (at most 4): one branch-free pass computing the flat index.
 
     Equivalent to four :func:`_bin_axis` calls, without re-reading and re-writing the per-star
-    state between axes.
+    state between axes. With ``ncheck == 2`` it also checks the two value columns ``xa``, ``xb``
+    (their non-finite counts go to ``col_invalid[cva]`` and ``[cva + 1]``).
     """
     naxes = ai.shape[0]
     x0 = cols[ai[0, AI_COL]]
@@ -152,7 +153,8 @@ def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid):
     lo1, hi1, sc1, or1, of1, tp1, sd1, k1 = _regular_params(1, naxes, ai, af, strides)
     lo2, hi2, sc2, or2, of2, tp2, sd2, k2 = _regular_params(2, naxes, ai, af, strides)
     lo3, hi3, sc3, or3, of3, tp3, sd3, k3 = _regular_params(3, naxes, ai, af, strides)
-    nb0 = nb1 = nb2 = nb3 = 0
+    nb0 = nb1 = nb2 = nb3 = nba = nbb = 0
+    check = ncheck == 2
     for j in range(m):
         v0 = x0[i0 + j]
         v1 = x1[i0 + j]
@@ -179,6 +181,14 @@ def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid):
               * sd3)
         flat[j] = f
         bad = (b0 & (k0 > 0)) | (b1 & (k1 > 0)) | (b2 & (k2 > 0)) | (b3 & (k3 > 0))
+        if check:  # loop-invariant: LLVM unswitches it
+            ua = xa[i0 + j]
+            ub = xb[i0 + j]
+            ba = not (ua - ua == 0.0)
+            bb = not (ub - ub == 0.0)
+            nba += ba * live
+            nbb += bb * live
+            bad = bad | ba | bb
         st[j] |= np.int8(out & ~bad) | np.int8(2 * bad)
     col_invalid[ai[0, AI_COL]] += nb0 * k0
     if naxes > 1:
@@ -187,6 +197,9 @@ def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid):
         col_invalid[ai[2, AI_COL]] += nb2 * k2
     if naxes > 3:
         col_invalid[ai[3, AI_COL]] += nb3 * k3
+    if check:
+        col_invalid[cva] += nba
+        col_invalid[cva + 1] += nbb
 
 
 # per-star state bits within a block; priority deselected > invalid > outside
@@ -361,6 +374,7 @@ def fill(
     for v in range(nv):
         simple = simple and powers[v] == 2
     two_values = simple and nv == 2
+    fuse_values = two_values and all_regular  # value checks ride on the fused axis pass
     xa = vcols[0]
     xb = vcols[1]
     ca = shifts[0] if nv > 0 else 0.0
@@ -370,7 +384,7 @@ def fill(
         for j in range(m):
             st[j] = DESELECTED_BIT if (has_sel and selected[i0 + j] == 0) else 0
             flat[j] = 0
-        for v in range(nv):
+        for v in range(nv if not fuse_values else 0):
             x = vcols[v]
             c = shifts[v]
             bad_count = 0
@@ -398,7 +412,8 @@ def fill(
             for j in range(m):
                 w[j] = weights[i0 + j]
         if all_regular:
-            _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid)
+            _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid, xa, xb,
+                          2 if fuse_values else 0, ncols)
         else:
             for a in range(naxes):
                 _bin_axis(a, cols[ai[a, AI_COL]], cols[ai[a, AI_COL2]], i0, m, st, flat,
