@@ -10,6 +10,10 @@ R × z × φ × [Fe/H] with 2 values (vz, vR) × (n, Σ, Σ²):
   single-threaded: "Mean histograms do not support threaded filling");
 - cubes: bin_catalog without replicates and with 16 jackknife groups (2 threads, Dask).
 
+boost-histogram and cubes: best of 3 after 2 untimed full-size runs (the first large
+allocations of a process are slower while the kernel assembles huge pages); numpy and scipy:
+one run each (they take 15 s).
+
 Usage: python benchmarks/bench_binning.py [--n 20000000] [--skip-slow]
 """
 
@@ -51,7 +55,10 @@ def make_stars(n: int, seed: int = 1) -> xr.Dataset:
     )
 
 
-def timed(func, repeat=1):
+def timed(func, repeat=1, warmup=0):
+    """Best wall time of ``repeat`` calls after ``warmup`` untimed ones (same for every tool)."""
+    for _ in range(warmup):
+        func()
     best = np.inf
     out = None
     for _ in range(repeat):
@@ -114,13 +121,13 @@ def main(argv=None):
         cubes.bin_catalog(ds.isel(star=slice(0, 10_000)), AXES, ["vz", "vR"], replicates=k,
                           progress=False)
     rate = {}
-    t, _ = timed(lambda: boost_mean(ds), repeat=3)
+    t, _ = timed(lambda: boost_mean(ds), repeat=3, warmup=2)
     rate["boost-histogram Mean (1 value, 1 thread)"] = n / t
     results = {}
     for k in (0, 16):
         t, results[k] = timed(lambda k=k: cubes.bin_catalog(ds, AXES, ["vz", "vR"],
                                                             replicates=k, progress=False),
-                              repeat=3)
+                              repeat=3, warmup=2)
         rate[f"cubes K={k}"] = n / t
     if not args.skip_slow:
         for k in (0, 16):
