@@ -128,12 +128,12 @@ def _hex_axial(px, py, inv_size):
 
 @nb.njit(nogil=True, cache=True)
 def _regular_params(a, naxes, ai, af, strides):
-    # (lo, hi, scale, origin, offset, top, stride, counts) of axis a; a dummy that never flags
-    # a star and adds nothing when a >= naxes
+    # (lo, hi, scale, origin, offset, top, stride) of axis a, the integers as floats (exact
+    # below 2**53); a dummy that never flags a star and adds nothing when a >= naxes
     if a >= naxes:
-        return -np.inf, np.inf, 0.0, 0.0, 0, 0, 0, 0
-    return (af[a, AF_LO], af[a, AF_HI], af[a, AF_SCALE], af[a, AF_ORIGIN], ai[a, AI_OFFSET],
-            ai[a, AI_N] - 1, strides[a], 1)
+        return -np.inf, np.inf, 0.0, 0.0, 0.0, 0.0, 0.0
+    return (af[a, AF_LO], af[a, AF_HI], af[a, AF_SCALE], af[a, AF_ORIGIN],
+            float(ai[a, AI_OFFSET]), float(ai[a, AI_N] - 1), float(strides[a]))
 
 
 @nb.njit(nogil=True, cache=True)
@@ -149,57 +149,51 @@ def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid, xa, xb, n
     x1 = cols[ai[1, AI_COL]] if naxes > 1 else x0
     x2 = cols[ai[2, AI_COL]] if naxes > 2 else x0
     x3 = cols[ai[3, AI_COL]] if naxes > 3 else x0
-    lo0, hi0, sc0, or0, of0, tp0, sd0, k0 = _regular_params(0, naxes, ai, af, strides)
-    lo1, hi1, sc1, or1, of1, tp1, sd1, k1 = _regular_params(1, naxes, ai, af, strides)
-    lo2, hi2, sc2, or2, of2, tp2, sd2, k2 = _regular_params(2, naxes, ai, af, strides)
-    lo3, hi3, sc3, or3, of3, tp3, sd3, k3 = _regular_params(3, naxes, ai, af, strides)
-    nb0 = nb1 = nb2 = nb3 = nba = nbb = 0
+    lo0, hi0, sc0, or0, of0, tp0, sd0 = _regular_params(0, naxes, ai, af, strides)
+    lo1, hi1, sc1, or1, of1, tp1, sd1 = _regular_params(1, naxes, ai, af, strides)
+    lo2, hi2, sc2, or2, of2, tp2, sd2 = _regular_params(2, naxes, ai, af, strides)
+    lo3, hi3, sc3, or3, of3, tp3, sd3 = _regular_params(3, naxes, ai, af, strides)
     check = ncheck == 2
+    anybad = False
     for j in range(m):
         v0 = x0[i0 + j]
         v1 = x1[i0 + j]
         v2 = x2[i0 + j]
         v3 = x3[i0 + j]
-        live = np.int64((st[j] & DESELECTED_BIT) == 0)
-        b0 = not (v0 - v0 == 0.0)
-        b1 = not (v1 - v1 == 0.0)
-        b2 = not (v2 - v2 == 0.0)
-        b3 = not (v3 - v3 == 0.0)
-        nb0 += b0 * live
-        nb1 += b1 * live
-        nb2 += b2 * live
-        nb3 += b3 * live
-        out = ((v0 < lo0) | (v0 > hi0) | (v1 < lo1) | (v1 > hi1) | (v2 < lo2) | (v2 > hi2)
-               | (v3 < lo3) | (v3 > hi3))
-        f = (min(tp0, max(0, np.int64(min(1e18, max(-1e18, np.floor((v0 - or0) * sc0)))) + of0))
-             * sd0)
-        f += (min(tp1, max(0, np.int64(min(1e18, max(-1e18, np.floor((v1 - or1) * sc1)))) + of1))
-              * sd1)
-        f += (min(tp2, max(0, np.int64(min(1e18, max(-1e18, np.floor((v2 - or2) * sc2)))) + of2))
-              * sd2)
-        f += (min(tp3, max(0, np.int64(min(1e18, max(-1e18, np.floor((v3 - or3) * sc3)))) + of3))
-              * sd3)
-        flat[j] = f
-        bad = (b0 & (k0 > 0)) | (b1 & (k1 > 0)) | (b2 & (k2 > 0)) | (b3 & (k3 > 0))
+        # NaN/inf in any column (dummy axes repeat column 0, which changes nothing here)
+        bad = (v0 - v0 != 0.0) | (v1 - v1 != 0.0) | (v2 - v2 != 0.0) | (v3 - v3 != 0.0)
         if check:  # loop-invariant: LLVM unswitches it
             ua = xa[i0 + j]
             ub = xb[i0 + j]
-            ba = not (ua - ua == 0.0)
-            bb = not (ub - ub == 0.0)
-            nba += ba * live
-            nbb += bb * live
-            bad = bad | ba | bb
-        st[j] |= np.int8(out & ~bad) | np.int8(2 * bad)
-    col_invalid[ai[0, AI_COL]] += nb0 * k0
-    if naxes > 1:
-        col_invalid[ai[1, AI_COL]] += nb1 * k1
-    if naxes > 2:
-        col_invalid[ai[2, AI_COL]] += nb2 * k2
-    if naxes > 3:
-        col_invalid[ai[3, AI_COL]] += nb3 * k3
-    if check:
-        col_invalid[cva] += nba
-        col_invalid[cva + 1] += nbb
+            bad = bad | (ua - ua != 0.0) | (ub - ub != 0.0)
+        out = ((v0 < lo0) | (v0 > hi0) | (v1 < lo1) | (v1 > hi1) | (v2 < lo2) | (v2 > hi2)
+               | (v3 < lo3) | (v3 > hi3))
+        # the bin and the flat index in floating point (integers, exact), one conversion at the
+        # end: float clamps and multiplies vectorise far better than 64-bit integer ones.
+        # numba's max(0.0, NaN) is 0.0, so a NaN lands in bin 0 (and is flagged invalid).
+        f = min(tp0, max(0.0, np.floor((v0 - or0) * sc0) + of0)) * sd0
+        f += min(tp1, max(0.0, np.floor((v1 - or1) * sc1) + of1)) * sd1
+        f += min(tp2, max(0.0, np.floor((v2 - or2) * sc2) + of2)) * sd2
+        f += min(tp3, max(0.0, np.floor((v3 - or3) * sc3) + of3)) * sd3
+        flat[j] = np.int64(f)
+        anybad |= bad
+        st[j] |= np.int8(out) * np.int8(1 - bad) + np.int8(2 * bad)
+    if anybad:  # rare: count the non-finite entries of each column (stars not deselected)
+        for a in range(naxes):
+            x = cols[ai[a, AI_COL]]
+            _count_nonfinite(x, i0, m, st, col_invalid, ai[a, AI_COL])
+        if check:
+            _count_nonfinite(xa, i0, m, st, col_invalid, cva)
+            _count_nonfinite(xb, i0, m, st, col_invalid, cva + 1)
+
+
+@nb.njit(nogil=True, cache=True)
+def _count_nonfinite(x, i0, m, st, col_invalid, c):
+    n_bad = 0
+    for j in range(m):
+        v = x[i0 + j]
+        n_bad += np.int64(not (v - v == 0.0)) * np.int64((st[j] & DESELECTED_BIT) == 0)
+    col_invalid[c] += n_bad
 
 
 # per-star state bits within a block; priority deselected > invalid > outside
