@@ -375,9 +375,13 @@ def fill(
     cb = shifts[1] if nv > 1 else 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
-        for j in range(m):
-            st[j] = DESELECTED_BIT if (has_sel and selected[i0 + j] == 0) else 0
-            flat[j] = 0
+        if has_sel:
+            for j in range(m):
+                st[j] = DESELECTED_BIT * (selected[i0 + j] == 0)
+        else:
+            st[:m] = 0
+        if not all_regular:  # (the fused regular pass assigns the index itself)
+            flat[:m] = 0
         for v in range(nv if not fuse_values else 0):
             x = vcols[v]
             c = shifts[v]
