@@ -180,20 +180,10 @@ def _bin_regular4(cols, i0, m, st, flat, ai, af, strides, col_invalid, xa, xb, n
         st[j] |= np.int8(out) * np.int8(1 - bad) + np.int8(2 * bad)
     if anybad:  # rare: count the non-finite entries of each column (stars not deselected)
         for a in range(naxes):
-            x = cols[ai[a, AI_COL]]
-            _count_nonfinite(x, i0, m, st, col_invalid, ai[a, AI_COL])
+            _check_finite(cols[ai[a, AI_COL]], i0, m, st, col_invalid, ai[a, AI_COL])
         if check:
-            _count_nonfinite(xa, i0, m, st, col_invalid, cva)
-            _count_nonfinite(xb, i0, m, st, col_invalid, cva + 1)
-
-
-@nb.njit(nogil=True, cache=True)
-def _count_nonfinite(x, i0, m, st, col_invalid, c):
-    n_bad = 0
-    for j in range(m):
-        v = x[i0 + j]
-        n_bad += np.int64(not (v - v == 0.0)) * np.int64((st[j] & DESELECTED_BIT) == 0)
-    col_invalid[c] += n_bad
+            _check_finite(xa, i0, m, st, col_invalid, cva)
+            _check_finite(xb, i0, m, st, col_invalid, cva + 1)
 
 
 # per-star state bits within a block; priority deselected > invalid > outside
@@ -387,11 +377,7 @@ def fill(
             c = shifts[v]
             bad_count = 0
             if two_values:  # check only: the accumulation reads the columns directly
-                for j in range(m):
-                    d = x[i0 + j]
-                    bad = not (d - d == 0.0)
-                    bad_count += np.int64(bad & ((st[j] & DESELECTED_BIT) == 0))
-                    st[j] |= np.int8(2 * bad)
+                _check_finite(x, i0, m, st, col_invalid, ncols + v)
             else:
                 for j in range(m):  # gather, shift and check in one vectorisable loop
                     d = x[i0 + j] - c
