@@ -45,18 +45,21 @@ def coarsen(cube: xr.Dataset, factors: Mapping[Hashable, int]) -> xr.Dataset:
         n = cube.sizes[d]
         if k < 1 or n % k:
             raise ValueError(f"coarsen: factor {k!r} for dim {d!r} must divide its {n} bins")
-        e = axis_edges(cube, str(d))[::k]
-        new_coords[d] = e
+        bounds = axis_edges(cube, str(d))[::k]  # the binning edges (CF bounds)
+        # nominal edges from the nominal centres and widths, so merged bins keep nominal labels
+        c = np.asarray(cube[d].values, dtype=np.float64)
+        w = np.asarray(cube[cv.width_name(str(d))].values, dtype=np.float64)
+        nominal = np.concatenate([c - w / 2, c[-1:] + w[-1:] / 2])[::k]
+        new_coords[d] = (bounds, nominal)
     drop = [n for n, v in cube.coords.items() if any(d in v.dims for d in dims)]
     out = cube.drop_vars(drop).coarsen({d: int(factors[d]) for d in dims}).sum(keep_attrs=True)
-    for d, e in new_coords.items():
-        centre_attrs = {**cube[d].attrs, "edges": e.tolist()}
-        bounds = np.stack([e[:-1], e[1:]], axis=1)
+    for d, (e, nominal) in new_coords.items():
+        centre_attrs = {**cube[d].attrs, "edges": nominal.tolist()}
         out = out.assign_coords({
-            d: (d, 0.5 * (e[1:] + e[:-1]), centre_attrs),
-            cv.bounds_name(str(d)): ((d, cv.BOUNDS_DIM), bounds,
+            d: (d, 0.5 * (nominal[1:] + nominal[:-1]), centre_attrs),
+            cv.bounds_name(str(d)): ((d, cv.BOUNDS_DIM), np.stack([e[:-1], e[1:]], axis=1),
                                      cube[cv.bounds_name(str(d))].attrs),
-            cv.width_name(str(d)): (d, np.diff(e), cube[cv.width_name(str(d))].attrs),
+            cv.width_name(str(d)): (d, np.diff(nominal), cube[cv.width_name(str(d))].attrs),
         })
     for n in out.data_vars:
         out[n].attrs = cube[n].attrs

@@ -173,6 +173,8 @@ def test_coarsen_and_marginalize_equal_a_direct_rebuild(stars, cube):
     np.testing.assert_array_equal(coarse["count"], direct["count"])
     np.testing.assert_allclose(coarse["sum_vz2"], direct["sum_vz2"], rtol=1e-9)
     np.testing.assert_allclose(coarse["z_bounds"], direct["z_bounds"])
+    np.testing.assert_array_equal(coarse["z"], direct["z"])  # nominal labels survive
+    np.testing.assert_array_equal(coarse["z_width"], direct["z_width"])
     np.testing.assert_allclose(coarse.cube.dispersion("vz"), direct.cube.dispersion("vz"),
                                rtol=1e-9)
     marg = cube.cube.sum("R")
