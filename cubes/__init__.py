@@ -22,6 +22,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from . import accessor as _accessor  # noqa: F401,E402  (registers ds.cube)
 from . import axes, jackknife, stats  # noqa: E402
 from .binning import bin_catalog  # noqa: E402
+from .frames import Frame, galactocentric  # noqa: E402
 from .jackknife import estimate  # noqa: E402
 
 # I/O entry points import heavy readers (pyarrow, astropy, zarr, fsspec) on first use.
@@ -41,5 +42,5 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'cubes' has no attribute {name!r}")
 
-__all__ = ["axes", "bin_catalog", "estimate", "jackknife", "mock", "open_catalog", "open_cube",
-           "select", "stats", "write_cube"]
+__all__ = ["Frame", "axes", "bin_catalog", "estimate", "galactocentric", "jackknife", "mock",
+           "open_catalog", "open_cube", "select", "stats", "write_cube"]

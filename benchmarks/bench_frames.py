@@ -1,0 +1,68 @@
+"""cubes.galactocentric against astropy's Galactocentric transform, on the same stars, one run.
+
+Both produce Galactocentric Cartesian positions and velocities (cubes also R, phi, vR, vphi, Lz
+and heliocentric X..W) for the same frame (Lin+2023 preset). Target: cubes ≥ 30× astropy.
+
+Usage: python benchmarks/bench_frames.py [--n 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import astropy.coordinates as coord
+import astropy.units as u
+import numpy as np
+import xarray as xr
+
+import cubes
+
+
+def make(n: int, seed: int = 3) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    return xr.Dataset({
+        "ra": ("star", rng.uniform(0, 360, n)),
+        "dec": ("star", np.degrees(np.arcsin(rng.uniform(-1, 1, n)))),
+        "parallax": ("star", rng.uniform(0.2, 5.0, n)),
+        "pmra": ("star", rng.normal(0, 10, n)), "pmdec": ("star", rng.normal(0, 10, n)),
+        "radial_velocity": ("star", rng.normal(0, 40, n)),
+    })
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=2_000_000)
+    n = p.parse_args(argv).n
+    ds = make(n)
+    frame = cubes.Frame.preset("lin2023")
+    cubes.galactocentric(ds.isel(star=slice(0, 100)), frame)  # compile outside the timing
+
+    def with_astropy():
+        c = coord.SkyCoord(ra=ds.ra.values * u.deg, dec=ds.dec.values * u.deg,
+                           distance=(1 / ds.parallax.values) * u.kpc,
+                           pm_ra_cosdec=ds.pmra.values * u.mas / u.yr,
+                           pm_dec=ds.pmdec.values * u.mas / u.yr,
+                           radial_velocity=ds.radial_velocity.values * u.km / u.s)
+        g = c.transform_to(frame.to_astropy())
+        return g.cartesian.xyz.value, g.velocity.d_xyz.value
+
+    def with_cubes():
+        return cubes.galactocentric(ds, frame)
+
+    times = {}
+    for name, func, repeat in (("astropy", with_astropy, 1), ("cubes", with_cubes, 3)):
+        best = np.inf
+        for _ in range(repeat):
+            t = time.perf_counter()
+            func()
+            best = min(best, time.perf_counter() - t)
+        times[name] = best
+    print(f"{n:,} stars, frame {frame.name}")
+    for name, t in times.items():
+        print(f"{name:10s} {t:8.3f} s  {n / t / 1e6:8.2f} Mstar/s")
+    print(f"cubes / astropy speed: {times['astropy'] / times['cubes']:.1f}x (target >= 30x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""cubes.galactocentric against astropy's Galactocentric transform (the independent reference)."""
+
+from __future__ import annotations
+
+import astropy.coordinates as coord
+import astropy.units as u
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cubes
+from cubes.frames import PRESETS, Frame
+from tests.utils import raise_if_dask_computes
+
+
+def catalog(ra, dec, dist, pmra, pmdec, rv):
+    return xr.Dataset({k: ("star", np.atleast_1d(np.asarray(v, dtype=float))) for k, v in
+                       dict(ra=ra, dec=dec, distance=dist, pmra=pmra, pmdec=pmdec,
+                            radial_velocity=rv).items()})
+
+
+def astropy_reference(ds, frame: Frame) -> dict[str, np.ndarray]:
+    c = coord.SkyCoord(ra=ds.ra.values * u.deg, dec=ds.dec.values * u.deg,
+                       distance=ds.distance.values * u.kpc,
+                       pm_ra_cosdec=ds.pmra.values * u.mas / u.yr,
+                       pm_dec=ds.pmdec.values * u.mas / u.yr,
+                       radial_velocity=ds.radial_velocity.values * u.km / u.s)
+    g = c.transform_to(frame.to_astropy())
+    x, y, z = (g.cartesian.xyz.to_value(u.kpc))
+    vx, vy, vz = g.velocity.d_xyz.to_value(u.km / u.s)
+    gal = c.transform_to(coord.Galactic())
+    X, Y, Z = gal.cartesian.xyz.to_value(u.kpc)
+    U, V, W = gal.velocity.d_xyz.to_value(u.km / u.s)
+    R = np.hypot(x, y)
+    # library convention: phi = 0 at the Sun, increasing along rotation (+y at the Sun)
+    phi = np.degrees(np.arctan2(y, -x))
+    vR = (x * vx + y * vy) / R
+    vphi = (y * vx - x * vy) / R
+    return dict(x=x, y=y, z=z, vx=vx, vy=vy, vz=vz, R=R, phi=phi, vR=vR, vphi=vphi,
+                Lz=R * vphi, X=X, Y=Y, Z=Z, U=U, V=V, W=W)
+
+
+def assert_agrees(ds, frame, rtol=1e-9):
+    got = cubes.galactocentric(ds, frame)
+    ref = astropy_reference(ds, frame)
+    scale = {"pos": np.hypot(np.abs(ref["x"]) + np.abs(ref["y"]) + np.abs(ref["z"]), 1.0),
+             "vel": np.abs(ref["vx"]) + np.abs(ref["vy"]) + np.abs(ref["vz"]) + 1.0}
+    for name, want in ref.items():
+        have = got[name].values
+        if name == "phi":  # an angle: compare on the circle, in radians × R
+            diff = np.angle(np.exp(1j * np.radians(have - want))) * ref["R"]
+            np.testing.assert_array_less(np.abs(diff), rtol * scale["pos"] + 1e-12, name)
+            continue
+        kind = "pos" if got[name].attrs["units"] == "kpc" else "vel"
+        tol = rtol * scale[kind] * (ref["R"] + 1 if name == "Lz" else 1)
+        np.testing.assert_array_less(np.abs(have - want), tol + 1e-300, err_msg=name)
+
+
+@given(
+    ra=st.floats(0, 360), dec=st.floats(-90, 90),
+    logd=st.floats(-6, 6), pmra=st.floats(-1e3, 1e3), pmdec=st.floats(-1e3, 1e3),
+    rv=st.floats(-1e3, 1e3), preset=st.sampled_from(sorted(PRESETS)),
+)
+def test_agrees_with_astropy_on_random_and_extreme_stars(ra, dec, logd, pmra, pmdec, rv, preset):
+    assert_agrees(catalog(ra, dec, 10.0**logd, pmra, pmdec, rv), PRESETS[preset])
+
+
+def test_edge_cases_poles_zero_motion_tiny_and_huge_distances():
+    ra = [0, 0, 266.4051, 123.0, 45.0, 359.999, 180.0]
+    dec = [90, -90, -28.936175, 0.0, 89.9999, -89.9999, 0.0]
+    dist = [1e-6, 1e6, 8.3, 1.0, 1e-3, 50.0, 1e3]
+    zero = np.zeros(7)
+    for pm in (zero, zero + 5.0):
+        assert_agrees(catalog(ra, dec, dist, pm, -pm, zero + 20.0), PRESETS["lin2023"])
+
+
+def test_the_sun_and_the_conventions():
+    frame = PRESETS["widmark2025"]
+    # a star 1 pc from the Sun towards l = 180 (anticentre), at rest in the LSR
+    g = coord.SkyCoord(l=180 * u.deg, b=0 * u.deg, distance=0.001 * u.kpc, frame="galactic")
+    ds = catalog(g.icrs.ra.deg, g.icrs.dec.deg, 0.001, 0.0, 0.0, 0.0)
+    out = cubes.galactocentric(ds, frame)
+    assert abs(float(out.phi[0])) < 1e-6  # the Sun's azimuth is phi = 0
+    np.testing.assert_allclose(out.R, frame.R0 + 0.001, rtol=1e-6)
+    # the star shares the Sun's motion: vphi = vc + V, vR = −U (U points to the GC), vz = W
+    np.testing.assert_allclose(out.vphi, frame.vc + frame.V, rtol=1e-6)
+    np.testing.assert_allclose(out.vR, -frame.U, atol=1e-6)
+    np.testing.assert_allclose(out.vz, frame.W, atol=1e-6)
+    ahead = catalog(*_icrs(90.0, 0.0), 1.0, 0.0, 0.0, 0.0)  # l = 90: ahead along rotation
+    assert float(cubes.galactocentric(ahead, frame).phi[0]) > 0
+
+
+def _icrs(l, b):
+    g = coord.SkyCoord(l=l * u.deg, b=b * u.deg, frame="galactic").icrs
+    return g.ra.deg, g.dec.deg
+
+
+def test_astropy_round_trip_and_presets():
+    for frame in PRESETS.values():
+        back = Frame.from_astropy(frame.to_astropy(), vc=frame.vc, name=frame.name)
+        for key in ("R0", "z0", "U", "V", "W", "vc"):
+            assert getattr(back, key) == pytest.approx(getattr(frame, key), abs=1e-12)
+    assert PRESETS["lin2023"].v_sun == (9.58, 238.0 + 10.52, 7.01)
+    with pytest.raises(ValueError, match="unknown frame preset 'nope'.*lin2023"):
+        Frame.preset("nope")
+
+
+def test_parallax_input_lazy_and_invalid_parallaxes():
+    rng = np.random.default_rng(4)
+    n = 2000
+    ds = xr.Dataset({"ra": ("star", rng.uniform(0, 360, n)),
+                     "dec": ("star", np.degrees(np.arcsin(rng.uniform(-1, 1, n)))),
+                     "parallax": ("star", rng.uniform(-0.2, 3, n)),
+                     "pmra": ("star", rng.normal(0, 5, n)), "pmdec": ("star", rng.normal(0, 5, n)),
+                     "radial_velocity": ("star", rng.normal(0, 40, n))})
+    eager = cubes.galactocentric(ds, "lin2023")
+    bad = ~(ds.parallax.values > 0)
+    assert eager.attrs["frame_invalid_parallax"] == bad.sum() > 0
+    assert np.isnan(eager.R.values[bad]).all() and np.isfinite(eager.R.values[~bad]).all()
+    ok = ds.isel(star=np.flatnonzero(~bad))
+    assert_agrees(ok.assign(distance=1.0 / ok.parallax), PRESETS["lin2023"])
+    with raise_if_dask_computes():
+        lazy = cubes.galactocentric(ds.chunk({"star": 300}), "lin2023")
+    xr.testing.assert_allclose(lazy.compute()[["R", "vz"]], eager[["R", "vz"]])
+    assert eager.attrs["frame"]["name"] == "lin2023"
+
+
+def test_missing_columns_are_named():
+    ds = xr.Dataset({"ra": ("star", [1.0]), "dec": ("star", [2.0])})
+    with pytest.raises(KeyError, match=r"'pmra', 'pmdec', 'radial_velocity', 'parallax or "):
+        cubes.galactocentric(ds)
