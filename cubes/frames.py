@@ -25,7 +25,13 @@ import numpy as np
 import xarray as xr
 
 from . import conventions as cv
-from .kernels.frames import OUTPUTS, icrs_to_galactocentric, icrs_to_galactocentric_parallel
+from .kernels.frames import (
+    ERROR_OUTPUTS,
+    OUTPUTS,
+    icrs_to_galactocentric,
+    icrs_to_galactocentric_parallel,
+    velocity_errors,
+)
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,20 @@ def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any],
 _PARALLEL = threading.Lock()
 
 
-def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None) -> xr.Dataset:
+def _error_block(ra, dec, dist, pmra, pmdec, rv, s_dist, s_pmra, s_pmdec, s_rv, corr, *,
+                 m: Mapping[str, Any], parallel: bool = False) -> np.ndarray:
+    arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in
+            (ra, dec, dist, pmra, pmdec, rv, s_dist, s_pmra, s_pmdec, s_rv, corr)]
+    out = np.empty((3, arrs[0].shape[0]))
+    velocity_errors(*arrs, m["A"], m["offset"], m["vsun"], m["k"], out)
+    return out
+
+
+ERROR_COLUMNS = ("pmra_error", "pmdec_error", "radial_velocity_error")
+
+
+def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
+                   errors: bool | None = None) -> xr.Dataset:
     """Add Galactocentric positions and velocities to a catalog (lazily).
 
     Needs ra, dec (deg), pmra, pmdec (mas/yr), radial_velocity (km/s) and either ``distance``
@@ -182,6 +201,13 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None) -> xr.Da
 
     The transform is a fused numba kernel using astropy's own matrices for the frame; it agrees
     with ``SkyCoord(...).transform_to(frame.to_astropy())`` to 1e-9 (tests/test_frames.py).
+
+    With ``errors`` (default: when pmra_error, pmdec_error, radial_velocity_error and
+    distance_error or parallax_error are present) it also adds vR_error, vphi_error, vz_error
+    (km/s): first-order propagation of the distance (σ_d = σ_ϖ/ϖ² from parallaxes), proper
+    motion (with pmra_pmdec_corr when present) and RV errors — the inputs of the deconvolved
+    dispersions (Lin et al. 2023 §2, after Johnson & Soderblom 1987, with the distance's effect
+    on the position angle included).
     """
     if frame is None:
         frame = Frame()
@@ -203,6 +229,22 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None) -> xr.Da
     out = _apply(cols, m)
     new = stars.assign({name: (cv.STAR_DIM, out[i], {"units": UNITS[name]})
                         for i, name in enumerate(OUTPUTS)})
+    dist_err = "distance_error" if "distance" in stars.variables else "parallax_error"
+    have_errors = all(c in stars.variables for c in (*ERROR_COLUMNS, dist_err))
+    if errors is None:
+        errors = have_errors
+    if errors:
+        if not have_errors:
+            missing = [c for c in (*ERROR_COLUMNS, dist_err) if c not in stars.variables]
+            raise KeyError(f"galactocentric(errors=True) needs columns {missing!r}")
+        s_dist = (stars[dist_err] if dist_err == "distance_error"
+                  else stars["parallax_error"] / stars["parallax"] ** 2)
+        corr = (stars["pmra_pmdec_corr"].fillna(0.0) if "pmra_pmdec_corr" in stars.variables
+                else xr.zeros_like(stars["pmra"]))
+        ecols = cols + [s_dist] + [stars[c] for c in ERROR_COLUMNS] + [corr]
+        eout = _apply(ecols, m, _error_block, 3)
+        new = new.assign({name: (cv.STAR_DIM, eout[i], {"units": "km / s"})
+                          for i, name in enumerate(ERROR_OUTPUTS)})
     attrs = dict(stars.attrs)
     attrs["frame"] = frame.describe()
     if "distance" not in stars.variables:
@@ -214,17 +256,18 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None) -> xr.Da
     return new.assign_attrs(attrs)
 
 
-def _apply(cols: list[xr.DataArray], m: Mapping[str, Any]) -> list:
-    """Run the kernel block by block (dask) or at once (numpy); one array per output."""
+def _apply(cols: list[xr.DataArray], m: Mapping[str, Any], func=None, nout: int = 17) -> list:
+    """Run a kernel block by block (dask) or at once (numpy); one array per output."""
     import dask.array as da
 
+    func = _block if func is None else func
     data = [c.data for c in cols]
     if any(isinstance(d, da.Array) for d in data):
         ref = next(d for d in data if isinstance(d, da.Array))
         data = [d if isinstance(d, da.Array) else da.from_array(d, chunks=ref.chunks)
                 for d in data]
-        stacked = da.map_blocks(_block, *data, m=m, dtype=np.float64, new_axis=0,
-                                chunks=((17,), ref.chunks[0]))
-        return [stacked[i] for i in range(17)]
-    out = _block(*data, m=m, parallel=True)  # one in-memory catalog: all cores, numba threads
-    return [out[i] for i in range(17)]
+        stacked = da.map_blocks(func, *data, m=m, dtype=np.float64, new_axis=0,
+                                chunks=((nout,), ref.chunks[0]))
+        return [stacked[i] for i in range(nout)]
+    out = func(*data, m=m, parallel=True)  # one in-memory catalog: all cores, numba threads
+    return [out[i] for i in range(nout)]

@@ -86,3 +86,76 @@ def _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out):
 icrs_to_galactocentric = nb.njit(nogil=True, cache=True)(_transform)
 #: the same on all cores (numba threads), for one large in-memory catalog
 icrs_to_galactocentric_parallel = nb.njit(nogil=True, cache=True, parallel=True)(_transform)
+
+
+#: outputs of :func:`velocity_errors`, in order
+ERROR_OUTPUTS = ("vR_error", "vphi_error", "vz_error")
+
+
+@nb.njit(nogil=True, cache=True)
+def velocity_errors(ra, dec, dist, pmra, pmdec, rv, s_dist, s_pmra, s_pmdec, s_rv, corr,
+                    A, offset, vsun, k, out):
+    """Linear (first-order) propagation of astrometric and RV errors to σ(v_R, v_φ, v_z).
+
+    The Jacobian of (v_R, v_φ, v_z) with respect to (d, μ_α*, μ_δ, v_los) is analytic: v_z
+    depends on the velocity only; v_R and v_φ also on the position angle, which moves with the
+    distance. Inputs are independent except μ_α*–μ_δ (``corr``, Gaia's pmra_pmdec_corr; zeros
+    if unknown). Units: kpc, mas/yr, km/s; outputs km/s in ``out`` (3, n).
+    """
+    deg = np.pi / 180.0
+    for i in range(ra.shape[0]):
+        a = ra[i] * deg
+        d = dec[i] * deg
+        ca, sa, cd, sd = np.cos(a), np.sin(a), np.cos(d), np.sin(d)
+        r = dist[i]
+        # unit vectors in ICRS: line of sight, east (alpha), north (delta)
+        lx, ly, lz = cd * ca, cd * sa, sd
+        ex, ey, ez = -sa, ca, 0.0
+        nx, ny, nz = -sd * ca, -sd * sa, cd
+        # position and velocity in the Galactocentric frame
+        px = A[0, 0] * lx + A[0, 1] * ly + A[0, 2] * lz
+        py = A[1, 0] * lx + A[1, 1] * ly + A[1, 2] * lz
+        x = r * px + offset[0]
+        y = r * py + offset[1]
+        ux = k * r * pmra[i]
+        uy = k * r * pmdec[i]
+        vx_i = rv[i] * lx + ux * ex + uy * nx
+        vy_i = rv[i] * ly + ux * ey + uy * ny
+        vz_i = rv[i] * lz + ux * ez + uy * nz
+        gvx = A[0, 0] * vx_i + A[0, 1] * vy_i + A[0, 2] * vz_i + vsun[0]
+        gvy = A[1, 0] * vx_i + A[1, 1] * vy_i + A[1, 2] * vz_i + vsun[1]
+        R = np.hypot(x, y)
+        vR = (x * gvx + y * gvy) / R
+        vphi = (y * gvx - x * gvy) / R
+        # derivatives of the ICRS velocity with respect to (d, pmra, pmdec, rv)
+        jac = np.empty((3, 4))  # rows vR, vphi, vz
+        for j in range(4):
+            if j == 0:
+                dvx = k * (pmra[i] * ex + pmdec[i] * nx)
+                dvy = k * (pmra[i] * ey + pmdec[i] * ny)
+                dvz = k * (pmra[i] * ez + pmdec[i] * nz)
+                dpx, dpy = px, py
+            elif j == 1:
+                dvx, dvy, dvz = k * r * ex, k * r * ey, k * r * ez
+                dpx = dpy = 0.0
+            elif j == 2:
+                dvx, dvy, dvz = k * r * nx, k * r * ny, k * r * nz
+                dpx = dpy = 0.0
+            else:
+                dvx, dvy, dvz = lx, ly, lz
+                dpx = dpy = 0.0
+            gdx = A[0, 0] * dvx + A[0, 1] * dvy + A[0, 2] * dvz
+            gdy = A[1, 0] * dvx + A[1, 1] * dvy + A[1, 2] * dvz
+            gdz = A[2, 0] * dvx + A[2, 1] * dvy + A[2, 2] * dvz
+            pdp = (x * dpx + y * dpy) / R  # dR
+            jac[0, j] = (dpx * gvx + dpy * gvy + x * gdx + y * gdy) / R - vR * pdp / R
+            jac[1, j] = (dpy * gvx + y * gdx - dpx * gvy - x * gdy) / R - vphi * pdp / R
+            jac[2, j] = gdz
+        s = (s_dist[i], s_pmra[i], s_pmdec[i], s_rv[i])
+        c12 = corr[i] * s[1] * s[2]
+        for q in range(3):
+            var = 0.0
+            for j in range(4):
+                var += (jac[q, j] * s[j]) ** 2
+            var += 2.0 * jac[q, 1] * jac[q, 2] * c12
+            out[q, i] = np.sqrt(var)
