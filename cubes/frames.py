@@ -169,6 +169,8 @@ def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any],
             _PARALLEL.release()
     else:
         icrs_to_galactocentric(*args)
+    # library convention: phi = 0 at the Sun (x < 0), increasing along rotation (+y)
+    np.degrees(np.arctan2(out[1], -out[0]), out=out[7])
     return out
 
 
