@@ -168,3 +168,15 @@ def test_linear_velocity_errors_match_a_monte_carlo_through_astropy():
             # make the linear approximation good to ~1 %
             assert abs(lin / mc - 1) < 0.03, (i, name, lin, mc)
     assert linear["vz_error"].attrs["units"] == "km / s"
+
+
+def test_polynomial_sincos_in_degrees_matches_numpy():
+    from cubes.kernels.frames import sincos_deg
+
+    rng = np.random.default_rng(2)
+    angles = np.concatenate([rng.uniform(-720, 720, 20000), np.arange(-360, 361, 45.0),
+                             [1e-300, -0.0, 89.99999999999, 1e6 + 0.1]])
+    got = np.array([sincos_deg(a) for a in angles])
+    rad = np.radians(np.fmod(angles, 360.0))  # fmod is exact: a fair reference for 1e6 deg
+    np.testing.assert_allclose(got[:, 0], np.sin(rad), rtol=0, atol=2e-15)
+    np.testing.assert_allclose(got[:, 1], np.cos(rad), rtol=0, atol=2e-15)
