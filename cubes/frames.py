@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,10 @@ from . import conventions as cv
 from .kernels.frames import (
     ERROR_OUTPUTS,
     OUTPUTS,
-    icrs_to_galactocentric,
-    icrs_to_galactocentric_parallel,
+    transform_all,
+    transform_all_parallel,
+    transform_selected,
+    transform_selected_parallel,
     velocity_errors,
 )
 
@@ -155,23 +157,33 @@ UNITS = {"x": "kpc", "y": "kpc", "z": "kpc", "vx": "km / s", "vy": "km / s", "vz
 REQUIRED = ("ra", "dec", "pmra", "pmdec", "radial_velocity")
 
 
-def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any],
+def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any], rows: np.ndarray,
            parallel: bool = False) -> np.ndarray:
+    """The quantities ``rows`` (indices into OUTPUTS) of one block of stars, shape (len, n)."""
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (ra, dec, dist, pmra, pmdec, rv)]
-    out = np.empty((17, arrs[0].shape[0]))
-    args = (*arrs, m["A"], m["offset"], m["vsun"], m["G"], m["k"], out)
+    phi = OUTPUTS.index("phi")
+    want = [int(r) for r in rows]
+    need = want + [q for q in (0, 1) if phi in want and q not in want]  # phi needs x and y
+    out = np.empty((len(need), arrs[0].shape[0]))
+    consts = (m["A"], m["offset"], m["vsun"], m["G"], m["k"])
+    if need == list(range(len(OUTPUTS))):  # everything: written in place, no scratch copies
+        serial, fast, args = transform_all, transform_all_parallel, (*arrs, *consts, out)
+    else:
+        serial, fast = transform_selected, transform_selected_parallel
+        args = (*arrs, *consts, np.asarray(need, np.int64), out)
     # numba's default (workqueue) threading layer must not launch two parallel kernels at once:
     # a caller that finds the parallel kernel busy (another thread) runs the serial one
     if parallel and _PARALLEL.acquire(blocking=False):
         try:
-            icrs_to_galactocentric_parallel(*args)
+            fast(*args)
         finally:
             _PARALLEL.release()
     else:
-        icrs_to_galactocentric(*args)
-    # library convention: phi = 0 at the Sun (x < 0), increasing along rotation (+y)
-    np.degrees(np.arctan2(out[1], -out[0]), out=out[7])
-    return out
+        serial(*args)
+    if phi in want:  # phi = 0 at the Sun (x < 0), increasing along rotation (+y): numpy's SIMD
+        x, y = out[need.index(0)], out[need.index(1)]
+        np.degrees(np.arctan2(y, -x), out=out[need.index(phi)])
+    return out[: len(want)]
 
 
 _PARALLEL = threading.Lock()
@@ -190,7 +202,8 @@ ERROR_COLUMNS = ("pmra_error", "pmdec_error", "radial_velocity_error")
 
 
 def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
-                   errors: bool | None = None) -> xr.Dataset:
+                   errors: bool | None = None,
+                   outputs: Sequence[str] | None = None) -> xr.Dataset:
     """Add Galactocentric positions and velocities to a catalog (lazily).
 
     Needs ra, dec (deg), pmra, pmdec (mas/yr), radial_velocity (km/s) and either ``distance``
@@ -203,6 +216,10 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
 
     The transform is a fused numba kernel using astropy's own matrices for the frame; it agrees
     with ``SkyCoord(...).transform_to(frame.to_astropy())`` to 1e-9 (tests/test_frames.py).
+
+    ``outputs`` restricts the added quantities (default: all of them, listed in
+    :data:`cubes.kernels.frames.OUTPUTS`); the others are never written, which saves memory on
+    large catalogs (e.g. ``outputs=("R", "z", "vz")`` for a dispersion cube).
 
     With ``errors`` (default: when pmra_error, pmdec_error, radial_velocity_error and
     distance_error or parallax_error are present) it also adds vR_error, vphi_error, vz_error
@@ -226,11 +243,16 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
     else:
         plx = stars["parallax"]
         dist = xr.where(plx > 0, 1.0 / plx, np.nan)  # NaN parallax → NaN too
+    names = tuple(OUTPUTS if outputs is None else outputs)
+    unknown = [o for o in names if o not in OUTPUTS]
+    if unknown or not names:
+        raise ValueError(f"unknown outputs {unknown!r}; choose among {list(OUTPUTS)!r}")
+    rows = np.array([OUTPUTS.index(o) for o in names], np.int64)
     m = frame_matrices(frame)
     cols = [stars[c] for c in ("ra", "dec")] + [dist] + [stars[c] for c in REQUIRED[2:]]
-    out = _apply(cols, m)
+    out = _apply(cols, m, partial(_block, rows=rows), len(names))
     new = stars.assign({name: (cv.STAR_DIM, out[i], {"units": UNITS[name]})
-                        for i, name in enumerate(OUTPUTS)})
+                        for i, name in enumerate(names)})
     dist_err = "distance_error" if "distance" in stars.variables else "parallax_error"
     have_errors = all(c in stars.variables for c in (*ERROR_COLUMNS, dist_err))
     if errors is None:
@@ -258,11 +280,10 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
     return new.assign_attrs(attrs)
 
 
-def _apply(cols: list[xr.DataArray], m: Mapping[str, Any], func=None, nout: int = 17) -> list:
+def _apply(cols: list[xr.DataArray], m: Mapping[str, Any], func, nout: int) -> list:
     """Run a kernel block by block (dask) or at once (numpy); one array per output."""
     import dask.array as da
 
-    func = _block if func is None else func
     data = [c.data for c in cols]
     if any(isinstance(d, da.Array) for d in data):
         ref = next(d for d in data if isinstance(d, da.Array))

@@ -180,3 +180,19 @@ def test_polynomial_sincos_in_degrees_matches_numpy():
     rad = np.radians(np.fmod(angles, 360.0))  # fmod is exact: a fair reference for 1e6 deg
     np.testing.assert_allclose(got[:, 0], np.sin(rad), rtol=0, atol=2e-15)
     np.testing.assert_allclose(got[:, 1], np.cos(rad), rtol=0, atol=2e-15)
+
+
+def test_a_subset_of_outputs_equals_the_full_transform():
+    rng = np.random.default_rng(8)
+    n = 10_000  # more than one scratch block
+    ds = catalog(rng.uniform(0, 360, n), rng.uniform(-90, 90, n), rng.uniform(0.1, 5, n),
+                 rng.normal(0, 5, n), rng.normal(0, 5, n), rng.normal(0, 30, n))
+    full = cubes.galactocentric(ds, "widmark2025")
+    some = cubes.galactocentric(ds, "widmark2025", outputs=("phi", "vz", "Lz"))
+    assert {"phi", "vz", "Lz"} <= set(some.data_vars) and "x" not in some.data_vars
+    for name in ("phi", "vz", "Lz"):
+        np.testing.assert_array_equal(some[name], full[name])
+    lazy = cubes.galactocentric(ds.chunk({"star": 3000}), "widmark2025", outputs=("R",))
+    np.testing.assert_array_equal(lazy.R.values, full.R.values)
+    with pytest.raises(ValueError, match="unknown outputs"):
+        cubes.galactocentric(ds, outputs=("rho",))

@@ -46,8 +46,10 @@ OUTPUTS = ("x", "y", "z", "vx", "vy", "vz", "R", "phi", "vR", "vphi", "Lz",
            "X", "Y", "Z", "U", "V", "W")
 
 
-def _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out):
-    """Transform stars from ICRS to Galactocentric Cartesian and cylindrical quantities.
+@nb.njit(nogil=True, cache=True)
+def _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out, i0, i1):
+    """Transform stars ``i0:i1`` from ICRS to Galactocentric Cartesian and cylindrical
+    quantities, into columns ``0 : i1 - i0`` of ``out``.
 
     Parameters
     ----------
@@ -67,7 +69,8 @@ def _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out):
         (phi), left to the caller: ``degrees(arctan2(y, -x))`` with numpy's SIMD arctan2 (0 at
         the Sun's azimuth, increasing along rotation).
     """
-    for i in nb.prange(ra.shape[0]):
+    for i in range(i0, i1):
+        j = i - i0
         sa, ca = sincos_deg(ra[i])
         sd, cd = sincos_deg(dec[i])
         r = dist[i]
@@ -89,30 +92,59 @@ def _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out):
         R = np.sqrt(gx * gx + gy * gy)
         cphi = -gx / R
         sphi = gy / R
-        out[0, i] = gx
-        out[1, i] = gy
-        out[2, i] = gz
-        out[3, i] = gvx
-        out[4, i] = gvy
-        out[5, i] = gvz
-        out[6, i] = R
-        out[7, i] = 0.0  # phi: filled by the caller with numpy's vectorised arctan2
-        out[8, i] = -(gvx * cphi) + gvy * sphi  # outward: along (x, y)/R = (-cphi, sphi)
-        out[9, i] = gvx * sphi + gvy * cphi  # along rotation
-        out[10, i] = R * out[9, i]
+        out[0, j] = gx
+        out[1, j] = gy
+        out[2, j] = gz
+        out[3, j] = gvx
+        out[4, j] = gvy
+        out[5, j] = gvz
+        out[6, j] = R
+        out[7, j] = 0.0  # phi: filled by the caller with numpy's vectorised arctan2
+        out[8, j] = -(gvx * cphi) + gvy * sphi  # outward: along (x, y)/R = (-cphi, sphi)
+        out[9, j] = gvx * sphi + gvy * cphi  # along rotation
+        out[10, j] = R * out[9, j]
         # heliocentric Galactic Cartesian
-        out[11, i] = G[0, 0] * px + G[0, 1] * py + G[0, 2] * pz
-        out[12, i] = G[1, 0] * px + G[1, 1] * py + G[1, 2] * pz
-        out[13, i] = G[2, 0] * px + G[2, 1] * py + G[2, 2] * pz
-        out[14, i] = G[0, 0] * vx + G[0, 1] * vy + G[0, 2] * vz
-        out[15, i] = G[1, 0] * vx + G[1, 1] * vy + G[1, 2] * vz
-        out[16, i] = G[2, 0] * vx + G[2, 1] * vy + G[2, 2] * vz
+        out[11, j] = G[0, 0] * px + G[0, 1] * py + G[0, 2] * pz
+        out[12, j] = G[1, 0] * px + G[1, 1] * py + G[1, 2] * pz
+        out[13, j] = G[2, 0] * px + G[2, 1] * py + G[2, 2] * pz
+        out[14, j] = G[0, 0] * vx + G[0, 1] * vy + G[0, 2] * vz
+        out[15, j] = G[1, 0] * vx + G[1, 1] * vy + G[1, 2] * vz
+        out[16, j] = G[2, 0] * vx + G[2, 1] * vy + G[2, 2] * vz
 
 
-#: serial: safe to call from several dask worker threads at once
-icrs_to_galactocentric = nb.njit(nogil=True, cache=True)(_transform)
-#: the same on all cores (numba threads), for one large in-memory catalog
-icrs_to_galactocentric_parallel = nb.njit(nogil=True, cache=True, parallel=True)(_transform)
+BLOCK = 4096  # stars per scratch block: 17 × 4096 doubles stay in L2
+
+
+def _select(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, rows, out):
+    """All quantities block by block into an L2-resident scratch, then only ``rows`` (indices
+    into :data:`OUTPUTS`) copied out: memory traffic for the columns asked for, not all 17."""
+    n = ra.shape[0]
+    for b in nb.prange((n + BLOCK - 1) // BLOCK):
+        i0 = b * BLOCK
+        i1 = min(n, i0 + BLOCK)
+        scratch = np.empty((17, BLOCK))
+        _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, scratch, i0, i1)
+        for s in range(rows.shape[0]):
+            q = rows[s]
+            for j in range(i1 - i0):
+                out[s, i0 + j] = scratch[q, j]
+
+
+def _all(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out):
+    """All 17 quantities straight into ``out`` (17, n), block by block."""
+    n = ra.shape[0]
+    for b in nb.prange((n + BLOCK - 1) // BLOCK):
+        i0 = b * BLOCK
+        i1 = min(n, i0 + BLOCK)
+        _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, out[:, i0:i1], i0, i1)
+
+
+# serial versions are safe to call from several dask worker threads at once; the parallel ones
+# use all cores (numba threads) for one large in-memory catalog
+transform_all = nb.njit(nogil=True, cache=True)(_all)
+transform_all_parallel = nb.njit(nogil=True, cache=True, parallel=True)(_all)
+transform_selected = nb.njit(nogil=True, cache=True)(_select)
+transform_selected_parallel = nb.njit(nogil=True, cache=True, parallel=True)(_select)
 
 
 #: outputs of :func:`velocity_errors`, in order
