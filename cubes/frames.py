@@ -191,6 +191,7 @@ _PARALLEL = threading.Lock()
 
 def _error_block(ra, dec, dist, pmra, pmdec, rv, s_dist, s_pmra, s_pmdec, s_rv, corr, *,
                  m: Mapping[str, Any], parallel: bool = False) -> np.ndarray:
+    """σ(vR, vphi, vz) of one block (``parallel`` is accepted for :func:`_apply`; serial)."""
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in
             (ra, dec, dist, pmra, pmdec, rv, s_dist, s_pmra, s_pmdec, s_rv, corr)]
     out = np.empty((3, arrs[0].shape[0]))
