@@ -30,7 +30,8 @@ _LAZY = {"open_catalog": "io", "select": "catalog", "open_cube": "store",
          "write_cube": "store"}
 
 
-_LAZY_MODULES = ("mock", "plot", "reduce", "io", "catalog", "store", "schemas")
+_LAZY_MODULES = ("mock", "plot", "reduce", "io", "catalog", "store", "schemas", "dynamics",
+                 "vertical", "readers")
 
 
 def __getattr__(name: str):
