@@ -204,7 +204,8 @@ ERROR_COLUMNS = ("pmra_error", "pmdec_error", "radial_velocity_error")
 
 def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
                    errors: bool | None = None,
-                   outputs: Sequence[str] | None = None) -> xr.Dataset:
+                   outputs: Sequence[str] | None = None,
+                   rv_fallback: bool = False) -> xr.Dataset:
     """Add Galactocentric positions and velocities to a catalog (lazily).
 
     Needs ra, dec (deg), pmra, pmdec (mas/yr), radial_velocity (km/s) and either ``distance``
@@ -221,6 +222,12 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
     ``outputs`` restricts the added quantities (default: all of them, listed in
     :data:`cubes.kernels.frames.OUTPUTS`); the others are never written, which saves memory on
     large catalogs (e.g. ``outputs=("R", "z", "vz")`` for a dispersion cube).
+
+    ``rv_fallback=True``: a star without a radial velocity (NaN) gets the line-of-sight
+    projection of circular rotation at the frame's vc, seen from the moving Sun (Widmark et al.
+    2025 spec §2, the proper-motion-only fallback), and ``rv_assumed`` = True. Its v_z is then
+    good where the line of sight is nearly in the plane (the RV enters v_z as sin b); its v_R and
+    v_phi are those of the assumed field along the line of sight.
 
     With ``errors`` (default: when pmra_error, pmdec_error, radial_velocity_error and
     distance_error or parallax_error are present) it also adds vR_error, vphi_error, vz_error
@@ -250,10 +257,17 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
         raise ValueError(f"unknown outputs {unknown!r}; choose among {list(OUTPUTS)!r}")
     rows = np.array([OUTPUTS.index(o) for o in names], np.int64)
     m = frame_matrices(frame)
-    cols = [stars[c] for c in ("ra", "dec")] + [dist] + [stars[c] for c in REQUIRED[2:]]
+    rv = stars["radial_velocity"]
+    if rv_fallback:
+        rv, assumed = _circular_rv(stars["ra"], stars["dec"], dist, rv, m, frame)
+    cols = [stars[c] for c in ("ra", "dec")] + [dist] + [stars[c] for c in REQUIRED[2:4]] + [rv]
     out = _apply(cols, m, partial(_block, rows=rows), len(names))
     new = stars.assign({name: (cv.STAR_DIM, out[i], {"units": UNITS[name]})
                         for i, name in enumerate(names)})
+    if rv_fallback:
+        new["rv_assumed"] = assumed.assign_attrs(
+            long_name="radial velocity replaced by circular rotation projected on the line of "
+                      f"sight (vc = {frame.vc} km/s)")
     dist_err = "distance_error" if "distance" in stars.variables else "parallax_error"
     have_errors = all(c in stars.variables for c in (*ERROR_COLUMNS, dist_err))
     if errors is None:
@@ -279,6 +293,24 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
         else:
             attrs["frame_invalid_parallax"] = "NaN where parallax <= 0 or non-finite"
     return new.assign_attrs(attrs)
+
+
+def _circular_rv(ra, dec, dist, rv, m: Mapping[str, Any], frame: Frame):
+    """Line-of-sight velocity (km/s) of circular rotation at vc relative to the Sun, used where
+    ``rv`` is not finite; and the boolean mask of those stars."""
+    a, d = np.radians(ra), np.radians(dec)
+    los = [np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)]  # ICRS unit vector
+    A, off = m["A"], m["offset"]
+    # line of sight, position and rotation direction in Galactocentric axes
+    lg = [A[i, 0] * los[0] + A[i, 1] * los[1] + A[i, 2] * los[2] for i in range(3)]
+    x = dist * lg[0] + off[0]
+    y = dist * lg[1] + off[1]
+    R = np.sqrt(x * x + y * y)
+    vx, vy = frame.vc * y / R, -frame.vc * x / R  # circular: vc along (y, -x)/R
+    vsun = m["vsun"]
+    projected = (vx - vsun[0]) * lg[0] + (vy - vsun[1]) * lg[1] + (0.0 - vsun[2]) * lg[2]
+    assumed = ~np.isfinite(rv)
+    return xr.where(assumed, projected, rv), assumed
 
 
 def _apply(cols: list[xr.DataArray], m: Mapping[str, Any], func, nout: int) -> list:

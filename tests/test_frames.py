@@ -196,3 +196,25 @@ def test_a_subset_of_outputs_equals_the_full_transform():
     np.testing.assert_array_equal(lazy.R.values, full.R.values)
     with pytest.raises(ValueError, match="unknown outputs"):
         cubes.galactocentric(ds, outputs=("rho",))
+
+
+def test_rv_fallback_recovers_stars_on_circular_orbits():
+    """Stars moving exactly with the assumed field: without their RVs, vz = 0, vphi = vc."""
+    frame = PRESETS["widmark2025"]
+    rng = np.random.default_rng(5)
+    n = 200
+    R, phi = rng.uniform(6, 10, n), np.radians(rng.uniform(-15, 15, n))
+    x, y, z = -R * np.cos(phi), R * np.sin(phi), np.zeros(n)
+    vx, vy = frame.vc * y / R, -frame.vc * x / R  # circular rotation, library convention
+    g = coord.SkyCoord(x=x * u.kpc, y=y * u.kpc, z=z * u.kpc, v_x=vx * u.km / u.s,
+                       v_y=vy * u.km / u.s, v_z=np.zeros(n) * u.km / u.s,
+                       frame=frame.to_astropy(), representation_type="cartesian").icrs
+    ds = catalog(g.ra.deg, g.dec.deg, g.distance.kpc, g.pm_ra_cosdec.value, g.pm_dec.value,
+                 np.where(np.arange(n) % 2 == 0, np.nan, g.radial_velocity.value))
+    out = cubes.galactocentric(ds, frame, rv_fallback=True)
+    assert out.rv_assumed.values.sum() == n // 2
+    np.testing.assert_allclose(out.vz, 0.0, atol=1e-8)
+    np.testing.assert_allclose(out.vphi, frame.vc, rtol=1e-10)
+    np.testing.assert_allclose(out.vR, 0.0, atol=1e-8)
+    plain = cubes.galactocentric(ds, frame)
+    assert np.isnan(plain.vz.values[::2]).all()  # without the fallback: NaN, not a guess
