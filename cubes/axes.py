@@ -109,13 +109,6 @@ class Edges(Axis):
         """The edges stars are binned by (the nominal ``edges`` for explicit edges)."""
         return self.edges
 
-    @property
-    def is_symmetric(self) -> bool:
-        """True if the edges mirror around 0 with 0 as an edge (foldable onto |value|)."""
-        e = self.edges
-        return bool(np.allclose(e, -e[::-1], rtol=0, atol=1e-12 * np.abs(e).max())
-                    and self.size % 2 == 0)
-
     def bind(self, dim: str) -> Edges:
         return type(self)(self.edges, column=self.column or dim, dim=dim)
 

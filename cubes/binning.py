@@ -52,7 +52,10 @@ class _Plan:
     strides: np.ndarray
     nbins: int
     shape: tuple[int, ...]
-    n_moments: int
+
+    @property
+    def n_moments(self) -> int:
+        return len(self.moment_names())
 
     @property
     def acc_size(self) -> int:
@@ -425,10 +428,9 @@ def bin_catalog(
     ai, af, edges, tables = _axis_tables(ax, column_index)
     shape = tuple(a.size for a in ax)
     strides = np.array([int(np.prod(shape[i + 1:])) for i in range(len(shape))], np.int64)
-    n_moments = (1 + (2 if weights else 0) + sum(powers) + len(err) + len(cross))
     plan = _Plan(ax, axis_columns, values, powers, err, cross, weights, selected,
                  id_column, int(replicates), _choose_shifts(stars, values, shifts),
-                 ai, af, edges, tables, strides, int(np.prod(shape)), shape, n_moments)
+                 ai, af, edges, tables, strides, int(np.prod(shape)), shape)
     names = [n for n, _ in plan.moment_names()]
     clash = {n for n in names if names.count(n) > 1} | (set(names) & set(dims))
     if clash:
