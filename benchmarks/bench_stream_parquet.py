@@ -25,7 +25,7 @@ def write_parts(n: int, out: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cubes import mock
+    from cubes.mock import kinematic as mock
 
     marker = out / "_n_stars.json"
     if marker.exists() and json.loads(marker.read_text())["n"] == n:

@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import beta as beta_fn
 
-from . import conventions as cv
+from .. import conventions as cv
 
 
 @dataclass(frozen=True)
