@@ -1,6 +1,7 @@
 """A streamed build from Parquet: 100 M stars, peak memory of the building process.
 
-1. Writes the mock disk (``cubes.mock.disk``) to a directory of Parquet parts, chunk by chunk
+1. Writes the kinematic mock disk (``cubes.mock.kinematic_disk``) to a directory of Parquet
+   parts, chunk by chunk
    (skipped when the directory already holds the requested number of stars).
 2. In a fresh subprocess, opens it lazily with ``cubes.open_catalog`` and builds a cube
    R × z × [Fe/H] with vz (moments, errors) and 16 jackknife groups, then prints throughput and

@@ -1,6 +1,6 @@
 """``cubes demo``: the engine end to end on the built-in mock.
 
-1. Draw a Gaia-like equilibrium disk (``cubes.mock.disk``: isothermal populations, known σ_vz(z),
+1. Draw an equilibrium disk (``cubes.mock.kinematic_disk``: isothermal populations, known σ_vz(z),
    North–South symmetric by construction) — generated lazily, chunk by chunk.
 2. Bin it into a moment cube over (R, z) with vz's moments, its measurement errors and 16
    jackknife groups, in one streamed pass (numba kernel, Dask tree-sum, progress bar).
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 import cubes
-from cubes import axes, mock, stats
+from cubes import axes, stats
+from cubes.mock import kinematic as mock
 from cubes.plot import north_south_profiles
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cubes import cli, mock
+from cubes import cli
+from cubes.mock import kinematic as mock
 from cubes_recipes import demo
 
 

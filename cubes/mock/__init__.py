@@ -1,22 +1,20 @@
 """Mock catalogs with known truth.
 
-- :mod:`cubes.mock.kinematic`: the equilibrium disk of isothermal populations with closed-form
-  σ_vz(z) truth, in Galactocentric columns (the demo's mock).
+- :func:`disk` (:mod:`cubes.mock.gaia_like`): a Gaia-like catalog (astrometry with Gaia DR3
+  errors, RVs, G, Teff, logg, [Fe/H], ages) of an equilibrium disk (:class:`DiskModel`), with
+  injectable signals of known size (:class:`NorthSouth`, :class:`ArmMetallicity`,
+  :class:`PhaseSpiral`) and the truth in ``*_true`` columns and ``attrs["truth"]``.
+- :mod:`cubes.mock.kinematic`: the demo's lighter mock, Galactocentric columns only, with a
+  closed-form σ_vz(z) (:func:`kinematic_disk`).
 """
 
 from __future__ import annotations
 
-from .kinematic import (
-    DEFAULT_POPULATIONS,
-    FEH_GRADIENT,
-    POTENTIAL_A,
-    POTENTIAL_ZS,
-    R0,
-    Population,
-    disk,
-    sigma_vz_truth,
-    vertical_density,
-)
+from .equilibrium import DiskModel
+from .gaia_like import STELLAR_TYPES, StellarType, disk
+from .kinematic import DEFAULT_POPULATIONS, Population
+from .kinematic import disk as kinematic_disk
+from .signals import ArmMetallicity, NorthSouth, PhaseSpiral
 
-__all__ = ["DEFAULT_POPULATIONS", "FEH_GRADIENT", "POTENTIAL_A", "POTENTIAL_ZS", "R0",
-           "Population", "disk", "sigma_vz_truth", "vertical_density"]
+__all__ = ["DEFAULT_POPULATIONS", "STELLAR_TYPES", "ArmMetallicity", "DiskModel", "NorthSouth",
+           "PhaseSpiral", "Population", "StellarType", "disk", "kinematic_disk"]
