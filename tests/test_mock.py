@@ -239,3 +239,28 @@ def test_arm_offset_is_the_distance_to_the_drawn_arm():
         assert ok.mean() > 0.9
         np.testing.assert_allclose(np.abs(off[ok]), dense[ok], rtol=0.02, atol=0.01,
                                    err_msg=a.name)
+
+
+def test_sigma_vz_truth_survives_the_whole_chain():
+    """Noisy astrometry → parallax cut → galactocentric (with error propagation) → cube →
+    deconvolved σ_vz, against the truth of the very stars in each bin: ⟨σ²(R_true, z_true)⟩."""
+    stars = mock.disk(500_000, seed=3)
+    stars = stars.assign(parallax_over_error=stars.parallax / stars.parallax_error)
+    stars = cubes.select(stars, "parallax_over_error > 10")
+    g = cubes.galactocentric(stars, "widmark2025", outputs=("R", "z", "vz"))
+    model = DiskModel.from_describe(stars.attrs["truth"]["disk"])
+    g = g.assign(truth_s2=("star", model.sigma_vz(g.R_true.data, g.z_true.data) ** 2))
+    cube = cubes.bin_catalog(g, {"R": A.regular(6, 11, 1.0), "z": A.symmetric(1.0, 0.2)},
+                             ["vz", "truth_s2"], errors={"vz": "vz_error"}, replicates=32,
+                             progress=False)  # 32 groups: the jackknife error is itself noisy
+    a = cube.attrs
+    assert a["stars_read"] == a["stars_used"] + a["stars_outside"] + a["stars_invalid"] + a[
+        "stars_deselected"]
+    assert a["stars_invalid_by_column"]["vz"] > 0  # stars without an RV: counted, not used
+    sigma = cube.cube.dispersion("vz").rename("sigma_vz")
+    truth = np.sqrt(cube.cube.mean("truth_s2").sel(replicate=-1))
+    n = cube.cube.count().sel(replicate=-1)
+    chi2, dof = _chi2(sigma, truth, 100, n)
+    assert dof >= 40 and chi2 / dof < 1.6, (chi2, dof)
+    wrong, _ = _chi2(sigma, 1.02 * truth, 100, n)  # a 2 % error in the chain would show
+    assert wrong > 2 * chi2, (wrong, chi2)
