@@ -1,4 +1,4 @@
-"""Dynamical labels of stars: guiding radius (first part of the dynamics of issue 3).
+"""Guiding radius R_g of stars in a galpy potential or a linear rotation curve.
 
 The guiding radius R_g of a star with angular momentum L_z is the radius of the circular orbit
 with the same L_z: R_g v_c(R_g) = L_z (galpy's ``rl``; Lin et al. 2023 §2.3 with
@@ -15,6 +15,8 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
+from ._support import galpy_potential
+
 #: the tabulation grid: radii from 1e-3 to 1e3 kpc (log-spaced), 60 001 points
 _GRID = np.geomspace(1e-3, 1e3, 60_001)
 
@@ -24,7 +26,7 @@ def _lc_table(potential: str, ro: float, vo: float) -> tuple[np.ndarray, np.ndar
     """(L_c, R) of circular orbits in a galpy potential (kpc km/s, kpc)."""
     import galpy.potential as gp
 
-    pot = getattr(gp, potential)
+    pot = galpy_potential(potential)
     vc = gp.vcirc(pot, _GRID / ro, 0.0) * vo
     lc = _GRID * vc
     if np.any(np.diff(lc) <= 0):
