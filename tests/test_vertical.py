@@ -1,4 +1,5 @@
-"""Vertical periods and angles: the Widmark+2025 reference numbers and an orbit integration."""
+"""Vertical periods and angles: the Widmark+2025 reference numbers, orbit integrations (scipy,
+and galpy in its own 1-D vertical potential for galpy models)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from cubes.vertical import (
+    GalpyVerticalPotential,
     SolarVerticalPotential,
     VerticalOrbits,
     anharmonicity,
@@ -67,3 +69,59 @@ def test_angle_conventions():
     np.testing.assert_allclose(theta, [0.0, np.pi / 2, np.pi, 3 * np.pi / 2], atol=1e-9)
     with pytest.raises(ValueError, match="unknown G choice"):
         VerticalOrbits(SolarVerticalPotential(G="newton"))
+
+
+# -- the vertical potential of a galpy model -------------------------------------------------
+
+RO, VO, R_STAR = 8.178, 234.0, 8.5
+
+
+@pytest.fixture(scope="module")
+def galpy_shape():
+    return GalpyVerticalPotential("MWPotential2014", R=R_STAR, ro=RO, vo=VO)
+
+
+def test_galpy_vertical_potential_is_galpys_phi_difference(galpy_shape):
+    from galpy.potential import MWPotential2014, evaluatePotentials, evaluatezforces
+
+    z = np.array([30.0, 120.0, 300.0, 1000.0, 4000.0, 9000.0])  # pc
+    r = np.full_like(z, R_STAR / RO)
+    ref = (evaluatePotentials(MWPotential2014, r, z / 1e3 / RO)
+           - evaluatePotentials(MWPotential2014, r, 0 * z)) * VO**2
+    np.testing.assert_allclose(galpy_shape(z), ref, rtol=1e-9)
+    np.testing.assert_allclose(galpy_shape(-z), ref, rtol=1e-9)
+    force = -evaluatezforces(MWPotential2014, r, z / 1e3 / RO) * VO**2 / RO / 1e3
+    np.testing.assert_allclose(galpy_shape.force(z), force, rtol=1e-9)
+    np.testing.assert_allclose(galpy_shape.force(-z), -force, rtol=1e-9)
+    # near the plane Φ ≈ ν² z²/2, without the cancellation of Φ(R, z) − Φ(R, 0)
+    zs = np.array([1e-3, 1e-2, 0.1])
+    ratio = galpy_shape(zs) / zs**2
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-6)
+    assert np.isnan(galpy_shape(2e4))
+
+
+def test_period_and_angle_agree_with_a_galpy_1d_orbit(galpy_shape):
+    """P(z_max) against the zero crossings of an orbit galpy integrates in its own 1-D
+    ``toVerticalPotential``; θ_z advances as 2πt/P along it (measured: 1e-12 and 1e-9)."""
+    from galpy.orbit import Orbit
+    from galpy.potential import MWPotential2014, toVerticalPotential
+    from galpy.util.conversion import time_in_Gyr
+
+    orbits = VerticalOrbits(galpy_shape)
+    vertical = toVerticalPotential(MWPotential2014, R_STAR / RO)
+    myr = time_in_Gyr(VO, RO) * 1e3  # Myr per natural time unit
+    for zmax in (150.0, 600.0, 2500.0):
+        w0 = float(np.sqrt(2 * orbits.potential(zmax)))
+        period = float(orbits.period(zmax))
+        o = Orbit([0.0, w0 / VO])
+        ts = np.linspace(0, 2.3 * period / myr, 4001)
+        o.integrate(ts, vertical, method="dop853_c", progressbar=False)
+        z = o.x(ts)
+        i = np.flatnonzero((z[:-1] < 0) & (z[1:] >= 0))  # upward crossings
+        crossings = ts[i] - z[i] * (ts[i + 1] - ts[i]) / (z[i + 1] - z[i])
+        assert len(crossings) == 2
+        assert (crossings[1] - crossings[0]) * myr == pytest.approx(period, rel=1e-6)
+        assert np.abs(z).max() * RO * 1e3 == pytest.approx(zmax, rel=1e-5)
+        theta = orbits.angle(z * RO * 1e3, o.vx(ts) * VO)
+        diff = np.angle(np.exp(1j * (theta - 2 * np.pi * ts * myr / period)))
+        np.testing.assert_allclose(diff, 0.0, atol=1e-6)
