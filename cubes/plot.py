@@ -24,7 +24,7 @@ def _units(da: xr.DataArray) -> str:
 
 def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, *,
                          panel_dim: str | None = None,
-                         truth: Callable[[np.ndarray], np.ndarray] | None = None,
+                         truth: Callable[[np.ndarray], np.ndarray] | xr.DataArray | None = None,
                          title: str = "") -> plt.Figure:
     """σ(|z|) North and South with jackknife error bars, and North − South below.
 
@@ -37,8 +37,10 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
         ``estimate`` of :func:`cubes.stats.north_south` of the same statistic.
     panel_dim : str, optional
         A dim drawn as one column of panels per bin (e.g. R).
-    truth : callable, optional
-        Known truth σ(|z|) drawn as a line (mocks).
+    truth : callable or DataArray, optional
+        Known truth (mocks), drawn as dashed lines: a function σ(|z|), or values on the same
+        dims as ``folded`` (``abs_*``, and ``panel_dim`` and ``hemisphere`` when present; one
+        line per hemisphere in its colour).
     """
     abs_dim = next(d for d in folded[name].dims if str(d).startswith("abs_"))
     panels = [None] if panel_dim is None else list(folded[panel_dim].values)
@@ -55,7 +57,16 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
             sign = ">" if hemi == "north" else "<"
             top.errorbar(f[abs_dim], f[name], yerr=f[f"{name}_error"], fmt=marker, ms=3.5,
                          color=color, capsize=2, lw=1, label=f"{hemi.capitalize()} (z {sign} 0)")
-        if truth is not None:
+        if isinstance(truth, xr.DataArray):
+            t = truth.sel({k: v for k, v in sel.items() if k in truth.dims})
+            for hemi, color in (("north", NORTH_COLOR), ("south", SOUTH_COLOR)):
+                th = t.sel(hemisphere=hemi) if "hemisphere" in t.dims else t
+                top.plot(th[abs_dim], th, color=color, lw=1.0, ls="--", alpha=0.8,
+                         label=f"truth, {hemi} (mock)" if "hemisphere" in t.dims else None)
+                if "hemisphere" not in t.dims:
+                    top.lines[-1].set(color="k", label="truth (mock)")
+                    break
+        elif truth is not None:
             zz = np.linspace(0, float(folded[abs_dim].max()), 200)
             top.plot(zz, truth(zz), color="k", lw=1.2, ls="--", label="truth (mock)")
         d = difference.sel(**sel)
