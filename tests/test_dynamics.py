@@ -177,6 +177,11 @@ def test_zmax_energy_table_matches_a_root_find_in_galpys_potential():
     np.testing.assert_allclose(zmax_energy([8.0, 8.0], [0.0, -1e-4], [0.0, 0.0], ro=RO, vo=VO),
                                [0.0, 1e-4], rtol=1e-6, atol=0)
     assert np.isnan(zmax_energy([100.0, 8.0, 8.0], [0.0, 11.0, np.nan], [1.0, 0.0, 0.0])).all()
+    lazy = [xr.DataArray(a, dims="star").chunk(50) for a in (R, z, vz)]
+    with raise_if_dask_computes():
+        zl, el = zmax_energy(*lazy, ro=RO, vo=VO), vertical_energy(*lazy, ro=RO, vo=VO)
+    assert zl.attrs["units"] == "kpc" and el.attrs["units"] == "km2 / s2"
+    np.testing.assert_array_equal(zl.values, zm)
 
 
 def test_zmax_energy_against_orbit_integration_and_where_it_degrades():
