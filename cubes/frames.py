@@ -15,7 +15,7 @@ numbers; the conventions are always the library's.
 from __future__ import annotations
 
 import math
-import threading
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
@@ -25,15 +25,7 @@ import numpy as np
 import xarray as xr
 
 from . import conventions as cv
-from .kernels.frames import (
-    ERROR_OUTPUTS,
-    OUTPUTS,
-    transform_all,
-    transform_all_parallel,
-    transform_selected,
-    transform_selected_parallel,
-    velocity_errors,
-)
+from .kernels.frames import ERROR_OUTPUTS, OUTPUTS, transform, velocity_errors
 
 
 @dataclass(frozen=True)
@@ -158,35 +150,19 @@ REQUIRED = ("ra", "dec", "pmra", "pmdec", "radial_velocity")
 
 
 def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any], rows: np.ndarray,
-           parallel: bool = False) -> np.ndarray:
-    """The quantities ``rows`` (indices into OUTPUTS) of one block of stars, shape (len, n)."""
+           parallax: bool, rv_fallback_vc: float | None, parallel: bool = False) -> np.ndarray:
+    """The quantities ``rows`` (indices into OUTPUTS) of one block of stars, shape (len, n);
+    ``dist`` holds parallaxes (mas) if ``parallax``, else distances (kpc)."""
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (ra, dec, dist, pmra, pmdec, rv)]
-    phi = OUTPUTS.index("phi")
-    want = [int(r) for r in rows]
-    need = want + [q for q in (0, 1) if phi in want and q not in want]  # phi needs x and y
-    out = np.empty((len(need), arrs[0].shape[0]))
-    consts = (m["A"], m["offset"], m["vsun"], m["G"], m["k"])
-    if need == list(range(len(OUTPUTS))):  # everything: written in place, no scratch copies
-        serial, fast, args = transform_all, transform_all_parallel, (*arrs, *consts, out)
-    else:
-        serial, fast = transform_selected, transform_selected_parallel
-        args = (*arrs, *consts, np.asarray(need, np.int64), out)
-    # numba's default (workqueue) threading layer must not launch two parallel kernels at once:
-    # a caller that finds the parallel kernel busy (another thread) runs the serial one
-    if parallel and _PARALLEL.acquire(blocking=False):
-        try:
-            fast(*args)
-        finally:
-            _PARALLEL.release()
-    else:
-        serial(*args)
-    if phi in want:  # phi = 0 at the Sun (x < 0), increasing along rotation (+y): numpy's SIMD
-        x, y = out[need.index(0)], out[need.index(1)]
-        np.degrees(np.arctan2(y, -x), out=out[need.index(phi)])
-    return out[: len(want)]
-
-
-_PARALLEL = threading.Lock()
+    out = np.empty((len(rows), arrs[0].shape[0]))  # one allocation; its rows are the columns
+    outs = [None] * len(OUTPUTS)
+    for i, q in enumerate(rows):
+        outs[q] = out[i]
+    # in memory: one thread per core, each writing (and page-faulting) its own part of the
+    # columns; dask blocks: serial, dask's workers are the parallelism
+    transform(*arrs, m["A"], m["offset"], m["vsun"], m["G"], m["k"], outs, parallax=parallax,
+              rv_fallback_vc=rv_fallback_vc, threads=(os.cpu_count() or 1) if parallel else 1)
+    return out
 
 
 def _error_block(ra, dec, dist, pmra, pmdec, rv, s_dist, s_pmra, s_pmdec, s_rv, corr, *,
@@ -227,7 +203,8 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
     projection of circular rotation at the frame's vc, seen from the moving Sun (Widmark et al.
     2025 spec §2, the proper-motion-only fallback), and ``rv_assumed`` = True. Its v_z is then
     good where the line of sight is nearly in the plane (the RV enters v_z as sin b); its v_R and
-    v_phi are those of the assumed field along the line of sight.
+    v_phi are those of the assumed field along the line of sight. Its velocity errors are NaN
+    (the assumed RV has no error bar).
 
     With ``errors`` (default: when pmra_error, pmdec_error, radial_velocity_error and
     distance_error or parallax_error are present) it also adds vR_error, vphi_error, vz_error
@@ -246,29 +223,25 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
     if missing:
         raise KeyError(f"galactocentric needs columns {missing!r}; the catalog has "
                        f"{sorted(map(str, stars.data_vars))!r}")
-    if "distance" in stars.variables:
-        dist = stars["distance"]
-    else:
-        plx = stars["parallax"]
-        dist = xr.where(plx > 0, 1.0 / plx, np.nan)  # NaN parallax → NaN too
     names = tuple(OUTPUTS if outputs is None else outputs)
     unknown = [o for o in names if o not in OUTPUTS]
     if unknown or not names:
         raise ValueError(f"unknown outputs {unknown!r}; choose among {list(OUTPUTS)!r}")
     rows = np.array([OUTPUTS.index(o) for o in names], np.int64)
     m = frame_matrices(frame)
-    rv = stars["radial_velocity"]
-    if rv_fallback:
-        rv, assumed = _circular_rv(stars["ra"], stars["dec"], dist, rv, m, frame)
-    cols = [stars[c] for c in ("ra", "dec")] + [dist] + [stars[c] for c in REQUIRED[2:4]] + [rv]
-    out = _apply(cols, m, partial(_block, rows=rows), len(names))
+    parallax = "distance" not in stars.variables  # the kernel inverts parallaxes itself
+    dist = stars["parallax" if parallax else "distance"]
+    cols = [stars[c] for c in ("ra", "dec")] + [dist] + [stars[c] for c in REQUIRED[2:]]
+    func = partial(_block, rows=rows, parallax=parallax,
+                   rv_fallback_vc=frame.vc if rv_fallback else None)
+    out = _apply(cols, m, func, len(names))
     new = stars.assign({name: (cv.STAR_DIM, out[i], {"units": UNITS[name]})
                         for i, name in enumerate(names)})
     if rv_fallback:
-        new["rv_assumed"] = assumed.assign_attrs(
+        new["rv_assumed"] = (~np.isfinite(stars["radial_velocity"])).assign_attrs(
             long_name="radial velocity replaced by circular rotation projected on the line of "
                       f"sight (vc = {frame.vc} km/s)")
-    dist_err = "distance_error" if "distance" in stars.variables else "parallax_error"
+    dist_err = "parallax_error" if parallax else "distance_error"
     have_errors = all(c in stars.variables for c in (*ERROR_COLUMNS, dist_err))
     if errors is None:
         errors = have_errors
@@ -276,41 +249,28 @@ def galactocentric(stars: xr.Dataset, frame: Frame | str | None = None, *,
         if not have_errors:
             missing = [c for c in (*ERROR_COLUMNS, dist_err) if c not in stars.variables]
             raise KeyError(f"galactocentric(errors=True) needs columns {missing!r}")
-        s_dist = (stars[dist_err] if dist_err == "distance_error"
-                  else stars["parallax_error"] / stars["parallax"] ** 2)
+        if parallax:
+            plx = stars["parallax"]
+            dist = xr.where(plx > 0, 1.0 / plx, np.nan)  # NaN parallax → NaN too
+            s_dist = stars["parallax_error"] / plx**2
+        else:
+            s_dist = stars["distance_error"]
         corr = (stars["pmra_pmdec_corr"].fillna(0.0) if "pmra_pmdec_corr" in stars.variables
                 else xr.zeros_like(stars["pmra"]))
-        ecols = cols + [s_dist] + [stars[c] for c in ERROR_COLUMNS] + [corr]
+        ecols = (cols[:2] + [dist] + cols[3:] + [s_dist] + [stars[c] for c in ERROR_COLUMNS]
+                 + [corr])
         eout = _apply(ecols, m, _error_block, 3)
         new = new.assign({name: (cv.STAR_DIM, eout[i], {"units": "km / s"})
                           for i, name in enumerate(ERROR_OUTPUTS)})
     attrs = dict(stars.attrs)
     attrs["frame"] = frame.describe()
-    if "distance" not in stars.variables:
+    if parallax:
         plx = stars["parallax"].data
         if isinstance(plx, np.ndarray):
-            attrs["frame_invalid_parallax"] = int(np.sum(~(plx > 0)))
+            attrs["frame_invalid_parallax"] = plx.size - int(np.count_nonzero(plx > 0))
         else:
             attrs["frame_invalid_parallax"] = "NaN where parallax <= 0 or non-finite"
     return new.assign_attrs(attrs)
-
-
-def _circular_rv(ra, dec, dist, rv, m: Mapping[str, Any], frame: Frame):
-    """Line-of-sight velocity (km/s) of circular rotation at vc relative to the Sun, used where
-    ``rv`` is not finite; and the boolean mask of those stars."""
-    a, d = np.radians(ra), np.radians(dec)
-    los = [np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)]  # ICRS unit vector
-    A, off = m["A"], m["offset"]
-    # line of sight, position and rotation direction in Galactocentric axes
-    lg = [A[i, 0] * los[0] + A[i, 1] * los[1] + A[i, 2] * los[2] for i in range(3)]
-    x = dist * lg[0] + off[0]
-    y = dist * lg[1] + off[1]
-    R = np.sqrt(x * x + y * y)
-    vx, vy = frame.vc * y / R, -frame.vc * x / R  # circular: vc along (y, -x)/R
-    vsun = m["vsun"]
-    projected = (vx - vsun[0]) * lg[0] + (vy - vsun[1]) * lg[1] + (0.0 - vsun[2]) * lg[2]
-    assumed = ~np.isfinite(rv)
-    return xr.where(assumed, projected, rv), assumed
 
 
 def _apply(cols: list[xr.DataArray], m: Mapping[str, Any], func, nout: int) -> list:
@@ -325,5 +285,5 @@ def _apply(cols: list[xr.DataArray], m: Mapping[str, Any], func, nout: int) -> l
         stacked = da.map_blocks(func, *data, m=m, dtype=np.float64, new_axis=0,
                                 chunks=((nout,), ref.chunks[0]))
         return [stacked[i] for i in range(nout)]
-    out = func(*data, m=m, parallel=True)  # one in-memory catalog: all cores, numba threads
+    out = func(*data, m=m, parallel=True)  # one in-memory catalog: all cores
     return [out[i] for i in range(nout)]
