@@ -6,6 +6,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
+
+#: what the public functions take: numpy-like input or a DataArray (numpy- or dask-backed)
+Values = ArrayLike | xr.DataArray
+#: and what they return: the input's type
+Result = np.ndarray | xr.DataArray
 
 
 def galpy_potential(name: str):

@@ -45,7 +45,8 @@ def guiding_radius(Lz, *, potential: str = "MWPotential2014", ro: float = 8.0,
         Angular momentum, kpc km/s (positive along rotation, as from
         :func:`cubes.galactocentric`).
     potential : str
-        Name of a potential in ``galpy.potential`` (default MWPotential2014, as Lin+2023).
+        A galpy potential by name (``galpy.potential`` or ``galpy.potential.mwpotentials``;
+        default MWPotential2014, as Lin+2023).
     ro, vo : float
         galpy's natural units, kpc and km/s. Use the frame's R0 and vc so that R_g is
         consistent with the velocities (Lin+2023 spec §2.3: otherwise R_g is biased by the

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..kernels.dynamics import zmax_from_energy
-from ._support import apply, flat_call, galpy_potential
+from ._support import Result, Values, apply, flat_call, galpy_potential
 
 #: the E_z table: ln R uniform over [0.05, 60] kpc, z uniform over [0, 10] kpc
 _TABLE_R = (0.05, 60.0, 601)
@@ -71,8 +71,8 @@ def _energy_zmax(R, z, vz, *, potential, ro, vo):
     return flat_call(kern, R, z, vz)
 
 
-def zmax_energy(R, z, vz, *, potential: str = "MWPotential2014", ro: float = 8.0,
-                vo: float = 220.0):
+def zmax_energy(R: Values, z: Values, vz: Values, *, potential: str = "MWPotential2014",
+                ro: float = 8.0, vo: float = 220.0) -> Result:
     """z_max (kpc) from the vertical energy at the star's radius (module docstring).
 
     Parameters
@@ -98,8 +98,8 @@ def zmax_energy(R, z, vz, *, potential: str = "MWPotential2014", ro: float = 8.0
                          f"(ro={ro}, vo={vo})"}])
 
 
-def vertical_energy(R, z, vz, *, potential: str = "MWPotential2014", ro: float = 8.0,
-                    vo: float = 220.0):
+def vertical_energy(R: Values, z: Values, vz: Values, *, potential: str = "MWPotential2014",
+                    ro: float = 8.0, vo: float = 220.0) -> Result:
     """E_z = Φ(R, z) − Φ(R, 0) + v_z²/2 in (km/s)² (same inputs and table as
     :func:`zmax_energy`)."""
     def func(r, zz, w):
@@ -135,9 +135,10 @@ def _integrate_zmax(R, z, vR, vphi, vz, phi, *, potential, ro, vo, time, n_steps
     return out
 
 
-def zmax_orbit(R, z, vR, vphi, vz, *, phi=0.0, potential: str = "MWPotential2014",
-               ro: float = 8.0, vo: float = 220.0, time: float = 10.0, n_steps: int = 10001,
-               method: str = "dop853_c"):
+def zmax_orbit(R: Values, z: Values, vR: Values, vphi: Values, vz: Values, *,
+               phi: Values = 0.0, potential: str = "MWPotential2014", ro: float = 8.0,
+               vo: float = 220.0, time: float = 10.0, n_steps: int = 10001,
+               method: str = "dop853_c") -> Result:
     """z_max = max |z(t)| (kpc) of orbits integrated by galpy (Long et al. 2025 §2).
 
     Parameters
