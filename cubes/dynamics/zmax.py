@@ -166,7 +166,7 @@ def zmax_orbit(R: Values, z: Values, vR: Values, vphi: Values, vz: Values, *,
     -------
     Same type as the inputs; NaN where an input is not finite.
     """
-    batch = max(1, 4_000_000 // int(n_steps))
+    batch = max(1, 1_000_000 // int(n_steps))  # galpy keeps 6 × n_steps floats per orbit
 
     def func(r, zz, v_r, v_phi, w, p):
         return (_integrate_zmax(r, zz, v_r, v_phi, w, p, potential=potential, ro=float(ro),
