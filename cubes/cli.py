@@ -7,7 +7,7 @@ import importlib
 import json
 import sys
 
-RECIPES = ("demo",)
+RECIPES = ("demo", "lin2023_ns_dispersion")
 
 
 def _axis(text: str):

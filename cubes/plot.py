@@ -5,7 +5,7 @@ Functions take statistics (Datasets from :func:`cubes.estimate`), never cubes or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import matplotlib
 
@@ -88,5 +88,65 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
     axes[0, 0].legend(loc="upper left", fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _range_label(ds: xr.Dataset, dim: str, value) -> str:
+    """'8–9 kpc' for a binned dim's bin centred at ``value`` (its width coordinate)."""
+    w = ds.coords.get(f"{dim}_width")
+    units = ds[dim].attrs.get("units", "")
+    if w is None:
+        return f"{dim} = {value:g} {units}".strip()
+    half = float(w.sel({dim: value})) / 2
+    return f"{dim}: {value - half:g}–{value + half:g} {units}".strip()
+
+
+def difference_profiles(rows: Mapping[str, xr.Dataset], name: str, *,
+                        hue_dim: str | Mapping[str, str] | None = None,
+                        col_dim: str | Mapping[str, str] | None = None,
+                        title: str = "") -> plt.Figure:
+    """North − South profiles (``name`` ± ``name_error`` along an ``abs_*`` dim).
+
+    One row of panels per entry of ``rows``; within a row, one column per bin of ``col_dim``
+    and one coloured line per bin of ``hue_dim`` (either may differ per row: pass a mapping
+    row label → dim).
+    """
+    def dim_of(spec, label):
+        return spec.get(label) if isinstance(spec, Mapping) else spec
+
+    labels = list(rows)
+    ncol = max(1 if dim_of(col_dim, lab) is None else rows[lab].sizes[dim_of(col_dim, lab)]
+               for lab in labels)
+    fig, axes = plt.subplots(len(labels), ncol,
+                             figsize=(max(4.4 * ncol + 0.6, 7.0), 3.0 * len(labels)),
+                             sharex=True, sharey=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, lab in enumerate(labels):
+        ds, cdim, hdim = rows[lab], dim_of(col_dim, lab), dim_of(hue_dim, lab)
+        abs_dim = next(d for d in ds[name].dims if str(d).startswith("abs_"))
+        cols = [None] if cdim is None else list(ds[cdim].values)
+        for j, c in enumerate(cols):
+            ax = axes[i, j]
+            sub = ds if c is None else ds.sel({cdim: c})
+            hues = [None] if hdim is None else list(sub[hdim].values)
+            for k, h in enumerate(hues):
+                s = sub if h is None else sub.sel({hdim: h})
+                ax.errorbar(s[abs_dim], s[name], yerr=s[f"{name}_error"], fmt="o-", ms=3,
+                            lw=0.9, capsize=2, color=colors[k % len(colors)],
+                            label=None if h is None else _range_label(sub, hdim, h))
+            ax.axhline(0, color="0.5", lw=0.8)
+            ax.grid(alpha=0.3)
+            head = lab if c is None else f"{lab} — {_range_label(ds, cdim, c)}"
+            ax.set_title(head, fontsize=9)
+            if hdim is not None and j == 0:
+                ax.legend(fontsize=7, loc="best")
+            if i == len(labels) - 1:
+                ax.set_xlabel(f"|{abs_dim[4:]}|{_units(ds[abs_dim])}")
+        axes[i, 0].set_ylabel(f"North − South{_units(ds[name])}")
+        for j in range(len(cols), ncol):
+            axes[i, j].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
