@@ -536,3 +536,64 @@ def _moment_units(attrs: Mapping[str, Any], units: Mapping[str, str | None],
         w = power(wu, 2 if attrs.get("moment") == "sum(w**2)" else 1)
         return product(w, base) if base else w
     return base
+
+
+def _locate_block(*blocks: np.ndarray, axes: tuple[Axis, ...], ai, af, edges, tables,
+                  strides) -> np.ndarray:
+    it = iter(blocks)
+    cols = [_as_f64(ax.precode(next(it))) for ax in axes for _ in ax.columns]
+    out = np.empty(cols[0].shape[0], np.int64)
+    kb.locate(_pad(cols), len(cols), ai, af, edges, tables, strides, out)
+    return out
+
+
+def locate(stars: xr.Dataset, axes: Mapping[Hashable, Axis | Sequence[float] | np.ndarray]
+           ) -> xr.DataArray:
+    """The bin of every star on ``axes`` (the same rules as :func:`bin_catalog`), lazily.
+
+    Returns an int64 DataArray on dim ``star``: the flat C-order index into the cube's axis
+    dims (``np.unravel_index`` with the axes' sizes gives per-axis indices), −1 for a star
+    outside the axes or with a non-finite axis column. ``attrs["shape"]`` and
+    ``attrs["dims"]`` give the cube's axis shape and dims. Use it to carry a per-bin statistic
+    back to the stars (:func:`lookup`): a per-cell σ-clip, a per-cell normalisation.
+    """
+    if not axes:
+        raise ValueError("locate needs at least one axis")
+    ax = tuple(as_axis(str(dim), spec) for dim, spec in axes.items())
+    columns = tuple(c for a in ax for c in a.columns)
+    _missing(stars, columns, "axis")
+    ai, af, edges, tables = _axis_tables(ax, {c: i for i, c in enumerate(columns)})
+    shape = tuple(a.size for a in ax)
+    strides = np.array([int(np.prod(shape[i + 1:])) for i in range(len(shape))], np.int64)
+    data = [stars[c].data for c in columns]
+    kw = dict(axes=ax, ai=ai, af=af, edges=edges, tables=tables, strides=strides)
+    if any(isinstance(d, da.Array) for d in data):
+        ref = next(d for d in data if isinstance(d, da.Array))
+        data = [d if isinstance(d, da.Array) else da.from_array(d, chunks=ref.chunks)
+                for d in data]
+        index = da.map_blocks(_locate_block, *data, dtype=np.int64, **kw)
+    else:
+        index = _locate_block(*[np.asarray(d) for d in data], **kw)
+    return xr.DataArray(index, dims=(cv.STAR_DIM,), name="bin",
+                        attrs={"long_name": "flat bin index (-1: outside or invalid)",
+                               "dims": [a.dim for a in ax], "shape": list(shape)})
+
+
+def lookup(stat: xr.DataArray, index: xr.DataArray) -> xr.DataArray:
+    """Per-star values of a per-bin statistic: ``stat`` at each star's bin (NaN for −1).
+
+    ``stat`` must have exactly the axis dims of ``index`` (``index.attrs["dims"]``, in any
+    order; select or reduce the replicate dim first), e.g. a cell's mean L_z for every star.
+    """
+    dims = list(index.attrs["dims"])
+    if set(stat.dims) != set(dims):
+        raise ValueError(f"lookup needs a statistic on dims {dims!r} (the located axes), got "
+                         f"{list(stat.dims)!r}; select or reduce the other dims first")
+    table = np.asarray(stat.transpose(*dims).values, dtype=np.float64).ravel()
+    table = np.append(table, np.nan)  # index −1 → the NaN at the end
+
+    def take(i):
+        return table[i]
+
+    out = xr.apply_ufunc(take, index, dask="parallelized", output_dtypes=[np.float64])
+    return out.rename(stat.name).assign_attrs(stat.attrs)

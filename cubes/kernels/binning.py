@@ -462,3 +462,25 @@ def fill(
     counters[C_INVALID] += n_invalid
     counters[C_DESELECTED] += n_deselected
     counters[C_OUTSIDE] += n - n_used - n_invalid - n_deselected
+
+
+@nb.njit(nogil=True, cache=True)
+def locate(cols, ncols, ai, af, edges, tables, strides, out):
+    """Flat C-order bin index of every star into ``out`` (int64): −1 where the star is outside
+    an axis or has a non-finite axis column. The same bin rules as :func:`fill` (one
+    :func:`_bin_axis` call per axis), so a star is located in the bin it is counted in."""
+    naxes = ai.shape[0]
+    n = cols[0].shape[0] if ncols > 0 else 0
+    st = np.empty(BLOCK, np.int8)
+    flat = np.empty(BLOCK, np.int64)
+    col_invalid = np.zeros(ncols, np.int64)
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        st[:m] = 0
+        flat[:m] = 0
+        for a in range(naxes):
+            x = cols[ai[a, AI_COL]]
+            y = cols[ai[a, AI_COL2]] if ai[a, AI_KIND] == HEX else x
+            _bin_axis(a, x, y, i0, m, st, flat, strides[a], ai, af, edges, tables, col_invalid)
+        for j in range(m):
+            out[i0 + j] = flat[j] if st[j] == 0 else -1
