@@ -18,8 +18,8 @@ no energy drift (symplectic, time-reversible).
 Why by hand: the intruder simulation of Lin et al. (2023) needs 10⁵–10⁶ orbits for 1.1 Gyr. galpy
 integrates orbit by orbit (in C, but with its generic potential machinery); this kernel keeps each
 particle in registers for all its steps and runs particles in parallel (``prange``).
-benchmarks/bench_intruder.py measures both on the same orbits (about 40× faster per core than
-galpy's ``symplec4_c`` at equal step; see docs/intruder.md for the numbers).
+benchmarks/bench_intruder.py measures both on the same orbits (12–16× galpy's ``symplec4_c``
+per particle-step at equal step and order, both on 2 cores; see docs/intruder.md).
 
 Units are the caller's; :mod:`cubes.mock.intruder` uses kpc, km/s and time in kpc/(km/s)
 (= 977.79 Myr), so GM is in kpc (km/s)². Nothing here knows about xarray or galpy.
