@@ -427,7 +427,8 @@ class Snapshots(Mapping):
         return f"Snapshots(times={list(self._items)} Gyr after the kick)"
 
 
-def _times(times_after_kick) -> tuple[float, ...]:
+def _times(times_after_kick) -> tuple[bool, tuple[float, ...]]:
+    """(whether a single time was given, the times) after validation."""
     scalar = np.ndim(times_after_kick) == 0
     t = np.atleast_1d(np.asarray(times_after_kick, dtype=np.float64))
     if t.ndim != 1 or t.size == 0:
@@ -564,6 +565,8 @@ def intruder(n: int = 200_000, seed: int = 0, *, times_after_kick=0.5, relax: fl
         if not ok:
             need = f">= {floor}" if floor is not None else "> 0"
             raise ValueError(f"intruder() needs {name} {need}, got {value!r}")
+    if not math.isfinite(float(sun_theta)):
+        raise ValueError(f"sun_theta must be a finite angle in degrees, got {sun_theta!r}")
     if kick_sign not in (1, -1):
         raise ValueError(f"kick_sign must be +1 or -1, got {kick_sign!r}")
     rmin, rmax = (float(v) for v in R_range)
@@ -615,6 +618,8 @@ def intruder(n: int = 200_000, seed: int = 0, *, times_after_kick=0.5, relax: fl
         "max_step_Myr": float(dt),
         "frame": {"R0_kpc": RO, "sun_theta_deg": float(sun_theta),
                   "phi": "phi = theta - sun_theta; x = -R cos phi, y = R sin phi",
+                  "impact_phi_deg": float(_wrap_deg(
+                      np.rad2deg(math.atan2(float(impact[1]), float(impact[0]))) - sun_theta)),
                   "paper_window_theta_deg": list(WINDOW_THETA)},
     }
     json.dumps(truth)  # the promise: serialisable
