@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cubes
-from cubes.frames import PRESETS, Frame
+from cubes.frames import PRESETS, Frame, frame_matrices
 from tests.utils import raise_if_dask_computes
 
 
@@ -180,6 +180,49 @@ def test_polynomial_sincos_in_degrees_matches_numpy():
     rad = np.radians(np.fmod(angles, 360.0))  # fmod is exact: a fair reference for 1e6 deg
     np.testing.assert_allclose(got[:, 0], np.sin(rad), rtol=0, atol=2e-15)
     np.testing.assert_allclose(got[:, 1], np.cos(rad), rtol=0, atol=2e-15)
+
+
+def test_polynomial_atan2_in_degrees_matches_numpy():
+    from cubes.kernels.frames import atan2_deg
+
+    rng = np.random.default_rng(3)
+    y, x = rng.normal(size=(2, 20000)) * 10.0 ** rng.uniform(-8, 8, (2, 20000))
+    axes = np.array([1.0, -1.0, 0.0, 1e-300, -1e-300, 3.0])
+    y = np.concatenate([y, np.repeat(axes, 6), [0.66, 0.6600000001, 1.0, 2.0]])
+    x = np.concatenate([x, np.tile(axes, 6), [1.0, 1.0, 1.0, 1.0]])
+    got = np.array([atan2_deg(a, b) for a, b in zip(y, x, strict=True)])
+    want = np.degrees(np.arctan2(y, x))
+    both_zero = (x == 0) & (y == 0)
+    np.testing.assert_allclose(got[~both_zero], want[~both_zero], rtol=0, atol=1e-13)
+    assert (got[both_zero] == 0).all()
+    nan = np.nan
+    assert np.isnan([atan2_deg(nan, 1.0), atan2_deg(1.0, nan), atan2_deg(nan, nan)]).all()
+
+
+def test_threads_and_dask_blocks_give_the_same_bits():
+    from cubes.kernels.frames import OUTPUTS, transform
+
+    rng = np.random.default_rng(9)
+    n = 100_003  # several thread parts, a ragged end
+    ds = xr.Dataset({"ra": ("star", rng.uniform(0, 360, n)),
+                     "dec": ("star", rng.uniform(-90, 90, n)),
+                     "parallax": ("star", rng.uniform(-0.1, 3, n)),
+                     "pmra": ("star", rng.normal(0, 5, n)), "pmdec": ("star", rng.normal(0, 5, n)),
+                     "radial_velocity": ("star", np.where(rng.uniform(size=n) < 0.3, np.nan,
+                                                          rng.normal(0, 30, n)))})
+    m = frame_matrices(PRESETS["lin2023"])
+    cols = [ds[c].values for c in ("ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity")]
+    got = {}
+    for threads in (1, 2, 3):
+        out = np.empty((len(OUTPUTS), n))
+        transform(*cols, m["A"], m["offset"], m["vsun"], m["G"], m["k"], list(out),
+                  parallax=True, rv_fallback_vc=238.0, threads=threads)
+        got[threads] = out
+    np.testing.assert_array_equal(got[1], got[2])
+    np.testing.assert_array_equal(got[1], got[3])
+    lazy = cubes.galactocentric(ds.chunk({"star": 7000}), "lin2023", rv_fallback=True).compute()
+    for q, name in enumerate(OUTPUTS):
+        np.testing.assert_array_equal(lazy[name].values, got[1][q], err_msg=name)
 
 
 def test_a_subset_of_outputs_equals_the_full_transform():
