@@ -52,7 +52,7 @@ def _value_sums(cube: xr.Dataset, value: str, power: int, what: str):
 
 def _named(out: xr.DataArray, name: str, long_name: str, units: str | None) -> xr.DataArray:
     """The statistic with its own name and attrs (never those inherited from a sum)."""
-    out = out.rename(name)
+    out = out.rename(name).copy(deep=False)  # a new variable: never relabel the cube's own
     out.attrs = {"long_name": long_name, **_unit_attr(units)}
     return out
 
