@@ -15,6 +15,7 @@ Usage: python benchmarks/bench_intruder.py [--n-galpy 200] [--n-kernel 200000] [
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import time
 import warnings
@@ -22,7 +23,8 @@ import warnings
 import numpy as np
 
 from cubes.kernels import orbits as ko
-from cubes.mock import intruder as mi
+
+mi = importlib.import_module("cubes.mock.intruder")  # the module (its name is also the function's)
 
 
 def main(argv=None):

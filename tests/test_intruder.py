@@ -7,6 +7,7 @@ for the phase-spiral winding rate; exact symmetry and conservation laws.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 
@@ -15,7 +16,10 @@ import pytest
 from scipy import stats
 
 from cubes.kernels import orbits as ko
-from cubes.mock import intruder as mi
+
+# the module, by name: once cubes.mock exports the function ``intruder``, the attribute
+# cubes.mock.intruder (and ``import cubes.mock.intruder as mi``) is the function, not the module
+mi = importlib.import_module("cubes.mock.intruder")
 
 galpy_potential = pytest.importorskip("galpy.potential")
 from galpy.orbit import Orbit  # noqa: E402
