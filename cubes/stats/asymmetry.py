@@ -24,7 +24,7 @@ from ..jackknife import samples
 from ..reduce import marginalize
 from ..units import inverse, product
 from .hemispheres import HEMISPHERE, _widths, fold, north_south
-from .moments import _weight, density
+from .moments import density
 from .quantiles import quantile
 
 MODES = ("literal", "linear", "abs_denominator", "difference")
@@ -233,7 +233,7 @@ def median_north_south(cube: xr.Dataset, value: str = "feh", *, z: str = "z",
     elif vz in cube.dims and vz != value:
         cube = marginalize(cube, vz)
     med = quantile(cube, value, q)
-    n = _weight(samples(cube)).sum(value)
+    n = samples(cube)[cv.COUNT].sum(value)  # stars, also in a weighted cube
     med = med.where(n >= min_count).drop_vars("quantile", errors="ignore")
     med = med.rename(f"median_{value}" if q == 0.5 else f"quantile_{value}")
     med.attrs["long_name"] = f"{'median' if q == 0.5 else f'quantile {q}'} of {value}"
