@@ -11,6 +11,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 import xarray as xr
 
 from . import jackknife, reduce, stats
+from .stats import gradients, maps
 
 
 @xr.register_dataset_accessor("cube")
@@ -68,6 +69,26 @@ class CubeAccessor:
     def north_south(self, stat: xr.DataArray | xr.Dataset, dim: str = "z"):
         """North − South of a statistic (:func:`cubes.stats.north_south`)."""
         return stats.north_south(stat, dim)
+
+    def gradient(self, value: str, dim: str, *, method: str = "lsq", **kwargs) -> xr.Dataset:
+        """Slope and intercept of ``value`` along ``dim`` per every other dim
+        (:func:`cubes.stats.gradients.gradient`: "lsq", "wls", "mcmc", "mle", "median")."""
+        return gradients.gradient(self._obj, value, dim, method=method, **kwargs)
+
+    def offset_map(self, value: str = "feh", **kwargs) -> xr.Dataset:
+        """Map of ``value`` minus each radial bin's mean (:func:`cubes.stats.maps.offset_map`,
+        Wang et al. 2025 §3)."""
+        return maps.offset_map(self._obj, value, **kwargs)
+
+    def residual_map(self, fit, **kwargs) -> xr.Dataset:
+        """Map of ``value`` minus a fitted radial model (:func:`cubes.stats.maps.residual_map`,
+        Hawkins 2023 §4.5)."""
+        return maps.residual_map(self._obj, fit, **kwargs)
+
+    def azimuthal_profile(self, value: str = "feh", **kwargs) -> xr.Dataset:
+        """Annulus-relative profile of ``value`` along azimuth
+        (:func:`cubes.stats.maps.azimuthal_profile`, Hawkins 2023 §4.6)."""
+        return maps.azimuthal_profile(self._obj, value, **kwargs)
 
     def estimate(self, stat: xr.DataArray | xr.Dataset) -> xr.Dataset:
         """Value and jackknife error of a statistic (:func:`cubes.jackknife.estimate`)."""

@@ -4,6 +4,8 @@
   errors, RVs, G, Teff, logg, [Fe/H], ages) of an equilibrium disk (:class:`DiskModel`), with
   injectable signals of known size (:class:`NorthSouth`, :class:`ArmMetallicity`,
   :class:`PhaseSpiral`) and the truth in ``*_true`` columns and ``attrs["truth"]``.
+- :func:`intruder` (:mod:`cubes.mock.intruder`): the test-particle simulation of Lin et al.
+  2023 §4 — a disk in Irrgang13I kicked by a passing intruder (docs/intruder.md).
 - :mod:`cubes.mock.kinematic`: the demo's lighter mock, Galactocentric columns only, with a
   closed-form σ_vz(z) (:func:`kinematic_disk`).
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 
 from .equilibrium import DiskModel
 from .gaia_like import STELLAR_TYPES, StellarType, disk
+from .intruder import intruder  # the function; the module stays importable by its path
 from .kinematic import DEFAULT_POPULATIONS, Population
 from .kinematic import disk as kinematic_disk
 from .signals import ArmMetallicity, NorthSouth, PhaseSpiral
 
 __all__ = ["DEFAULT_POPULATIONS", "STELLAR_TYPES", "ArmMetallicity", "DiskModel", "NorthSouth",
-           "PhaseSpiral", "Population", "StellarType", "disk", "kinematic_disk"]
+           "PhaseSpiral", "Population", "StellarType", "disk", "intruder", "kinematic_disk"]
