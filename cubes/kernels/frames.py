@@ -121,12 +121,14 @@ def _transform(ra, dec, dist, pmra, pmdec, rv, A_, offset, vsun, G_, k, parallax
                i0, i1, cylindrical, heliocentric, fallback):
     """Stars ``i0:i1`` into ``outs[q][i0:i1]`` for each non-empty ``outs[q]`` (q indexing
     :data:`OUTPUTS`); ``cylindrical``, ``heliocentric``, ``fallback`` are compile-time
-    constants of each specialisation (see :func:`transform` for the arguments)."""
+    constants of each specialisation (see :func:`transform` for the arguments). Returns the
+    number of invalid parallaxes (0 for distances)."""
     A = (A_[0, 0], A_[0, 1], A_[0, 2], A_[1, 0], A_[1, 1], A_[1, 2], A_[2, 0], A_[2, 1], A_[2, 2])
     G = (G_[0, 0], G_[0, 1], G_[0, 2], G_[1, 0], G_[1, 1], G_[1, 2], G_[2, 0], G_[2, 1], G_[2, 2])
     ox, oy, oz = offset[0], offset[1], offset[2]
     ux, uy, uz = vsun[0], vsun[1], vsun[2]
     scratch = np.empty((len(OUTPUTS), BLOCK))
+    invalid = 0
     for b0 in range(i0, i1, BLOCK):
         nblock = min(i1, b0 + BLOCK) - b0
         for j in range(nblock):
@@ -134,7 +136,9 @@ def _transform(ra, dec, dist, pmra, pmdec, rv, A_, offset, vsun, G_, k, parallax
             sa, ca = sincos_deg(ra[i])
             sd, cd = sincos_deg(dec[i])
             if parallax:
-                r = 1.0 / dist[i] if dist[i] > 0.0 else np.nan  # NaN parallax → NaN too
+                valid = dist[i] > 0.0  # False for NaN too
+                invalid += not valid
+                r = 1.0 / dist[i] if valid else np.nan
             else:
                 r = dist[i]
             lx, ly, lz = cd * ca, cd * sa, sd  # line of sight, ICRS
@@ -189,6 +193,7 @@ def _transform(ra, dec, dist, pmra, pmdec, rv, A_, offset, vsun, G_, k, parallax
                 for j in range(nblock):
                     stream(column, np.uint64(b0 + j), scratch[q, j])  # straight to memory
     store_fence()  # the columns are read by other threads next
+    return invalid
 
 
 def _specialise(cylindrical: bool, heliocentric: bool, fallback: bool):
@@ -197,8 +202,8 @@ def _specialise(cylindrical: bool, heliocentric: bool, fallback: bool):
 
     def kernel(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, parallax, vc, outs, i0,
                i1):
-        _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, parallax, vc, outs,
-                   i0, i1, cylindrical, heliocentric, fallback)
+        return _transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, parallax, vc,
+                          outs, i0, i1, cylindrical, heliocentric, fallback)
 
     kernel.__name__ = kernel.__qualname__ = (
         f"transform_cyl{cylindrical:d}_helio{heliocentric:d}_fallback{fallback:d}")
@@ -216,8 +221,9 @@ def _pool() -> ThreadPoolExecutor:
 
 def transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, outs: Sequence, *,
               parallax: bool = False, rv_fallback_vc: float | None = None,
-              threads: int = 1) -> None:
-    """Transform stars from ICRS to Galactocentric Cartesian and cylindrical quantities.
+              threads: int = 1) -> int:
+    """Transform stars from ICRS to Galactocentric Cartesian and cylindrical quantities;
+    returns the number of stars whose parallax is not positive or not finite (0 for distances).
 
     Parameters
     ----------
@@ -256,11 +262,10 @@ def transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, outs: Seque
     args = (ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, bool(parallax), vc, columns)
     parts = max(1, min(int(threads), n // (64 * BLOCK)))  # tiny catalogs: not worth a thread
     if parts == 1:
-        kernel(*args, 0, n)
-        return
+        return kernel(*args, 0, n)
     edges = [n * p // parts // BLOCK * BLOCK for p in range(parts)] + [n]
-    for job in [_pool().submit(kernel, *args, a, b) for a, b in itertools.pairwise(edges)]:
-        job.result()
+    jobs = [_pool().submit(kernel, *args, a, b) for a, b in itertools.pairwise(edges)]
+    return sum(job.result() for job in jobs)
 
 
 #: outputs of :func:`velocity_errors`, in order
