@@ -10,8 +10,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import xarray as xr
 
-from . import jackknife, reduce, stats
-from .stats import gradients, maps
+from . import jackknife, reduce, resampling, stats
+from .stats import asymmetry, contrast, gradients, maps
 
 
 @xr.register_dataset_accessor("cube")
@@ -69,6 +69,31 @@ class CubeAccessor:
     def north_south(self, stat: xr.DataArray | xr.Dataset, dim: str = "z"):
         """North − South of a statistic (:func:`cubes.stats.north_south`)."""
         return stats.north_south(stat, dim)
+
+    def asymmetry(self, stat: xr.DataArray, *, dim: str = "z", mode: str = "linear"):
+        """Asymmetry index (N − S)/(N + S) of a statistic with a ``dim`` axis
+        (:func:`cubes.stats.asymmetry.asymmetry`, Wang et al. 2025 Eq. 1)."""
+        return asymmetry.asymmetry(stat, dim=dim, mode=mode)
+
+    def median_north_south(self, value: str = "feh", **kwargs) -> xr.DataArray:
+        """North − South of the median of a binned value dim
+        (:func:`cubes.stats.asymmetry.median_north_south`, Lin et al. 2023 §4.5)."""
+        return asymmetry.median_north_south(self._obj, value, **kwargs)
+
+    def density_north_south(self, **kwargs) -> xr.DataArray:
+        """North − South star counts in a |v_z| strip
+        (:func:`cubes.stats.asymmetry.density_north_south`)."""
+        return asymmetry.density_north_south(self._obj, **kwargs)
+
+    def density_contrast(self, dims: tuple[str, str] = ("z", "vz"), **kwargs) -> xr.DataArray:
+        """δρ = n / n_smooth − 1 in a phase-space plane
+        (:func:`cubes.stats.contrast.density_contrast`, Lin et al. 2023 §4.3)."""
+        return contrast.density_contrast(self._obj, dims, **kwargs)
+
+    def subsamples(self, n: int = 50, fraction: float = 0.6, seed: int = 0) -> xr.Dataset:
+        """Sums of ``n`` random subsets of the jackknife groups on a ``subsample`` dim
+        (:func:`cubes.resampling.subsamples`, Lin et al. 2023 Table 1)."""
+        return resampling.subsamples(self._obj, n, fraction, seed)
 
     def gradient(self, value: str, dim: str, *, method: str = "lsq", **kwargs) -> xr.Dataset:
         """Slope and intercept of ``value`` along ``dim`` per every other dim
