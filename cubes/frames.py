@@ -149,6 +149,10 @@ UNITS = {"x": "kpc", "y": "kpc", "z": "kpc", "vx": "km / s", "vy": "km / s", "vz
 REQUIRED = ("ra", "dec", "pmra", "pmdec", "radial_velocity")
 
 
+#: cores this process may run on: the threads of an in-memory transform
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any], rows: np.ndarray,
            parallax: bool, rv_fallback_vc: float | None, invalid: list | None = None,
            parallel: bool = False) -> np.ndarray:
@@ -165,7 +169,7 @@ def _block(ra, dec, dist, pmra, pmdec, rv, *, m: Mapping[str, Any], rows: np.nda
     # columns; dask blocks: serial, dask's workers are the parallelism
     count = transform(*arrs, m["A"], m["offset"], m["vsun"], m["G"], m["k"], outs,
                       parallax=parallax, rv_fallback_vc=rv_fallback_vc,
-                      threads=(os.cpu_count() or 1) if parallel else 1)
+                      threads=_CORES if parallel else 1)
     if invalid is not None:
         invalid.append(count)
     return out

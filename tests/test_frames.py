@@ -225,6 +225,28 @@ def test_threads_and_dask_blocks_give_the_same_bits():
         np.testing.assert_array_equal(lazy[name].values, got[1][q], err_msg=name)
 
 
+def _transform_in_child(ds, queue):
+    queue.put(cubes.galactocentric(ds, "lin2023", outputs=("vz",)).vz.values)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_threads_of_its_own():
+    import multiprocessing
+
+    rng = np.random.default_rng(1)
+    n = 100_000  # large enough for the thread pool
+    ds = catalog(rng.uniform(0, 360, n), rng.uniform(-90, 90, n), rng.uniform(0.1, 5, n),
+                 rng.normal(0, 5, n), rng.normal(0, 5, n), rng.normal(0, 30, n))
+    want = cubes.galactocentric(ds, "lin2023", outputs=("vz",)).vz.values  # parent's pool
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_transform_in_child, args=(ds, queue))
+    child.start()
+    got = queue.get(timeout=60)  # a pool inherited without its threads would hang here
+    child.join(timeout=60)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_a_subset_of_outputs_equals_the_full_transform():
     rng = np.random.default_rng(8)
     n = 10_000  # more than one scratch block

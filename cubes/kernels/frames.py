@@ -215,7 +215,9 @@ _NONE = np.empty(0)  # an output not asked for
 
 
 @lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
+def _pool(pid: int) -> ThreadPoolExecutor:
+    """Worker threads for :func:`transform`, one pool per process (``pid``): a forked child
+    inherits the parent's pool object but not its threads."""
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="cubes-frames")
 
 
@@ -264,7 +266,8 @@ def transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, outs: Seque
     if parts == 1:
         return kernel(*args, 0, n)
     edges = [n * p // parts // BLOCK * BLOCK for p in range(parts)] + [n]
-    jobs = [_pool().submit(kernel, *args, a, b) for a, b in itertools.pairwise(edges)]
+    pool = _pool(os.getpid())
+    jobs = [pool.submit(kernel, *args, a, b) for a, b in itertools.pairwise(edges)]
     return sum(job.result() for job in jobs)
 
 
