@@ -5,8 +5,11 @@ differentials per call (about 0.7 s per million stars here); one pass per star a
 constant matrices (taken from astropy once per frame, see :mod:`cubes.frames`). Knows nothing of
 xarray.
 
-Speed notes (2 M stars, this machine; astropy ≈ 700 ns/star). The star loop is written so that
-LLVM vectorises it (AVX-512: 8 stars per instruction), which took it from 23 to about 5 ns/star:
+Speed notes (this 2-core machine; astropy ≈ 250 ns/star once warm). The star loop is written so
+that LLVM vectorises it (AVX-512: 8 stars per instruction), which took the arithmetic from 23 to
+5 ns/star for the six Cartesian outputs and 10 for all 17 (in cache, one thread). On 2 M stars
+the rest is memory: reading the inputs, writing the columns, and the kernel zeroing the fresh
+pages of the output on first touch (9 ms for six columns, 96 MB, not faster from two threads):
 
 - no libm calls (sin, cos, atan2 are polynomial / rational, branch-free, below);
 - ``error_model="numpy"``: a division cannot raise, so the loop has no early exit;
