@@ -31,7 +31,7 @@ _LAZY = {"open_catalog": "io", "select": "catalog", "open_cube": "store",
 
 
 _LAZY_MODULES = ("mock", "plot", "reduce", "io", "catalog", "store", "schemas", "dynamics",
-                 "vertical", "readers")
+                 "vertical", "readers", "spiral", "spiral_arms", "clipping", "resampling")
 
 
 def __getattr__(name: str):

@@ -120,7 +120,7 @@ def difference_profiles(rows: Mapping[str, xr.Dataset], name: str, *,
                for lab in labels)
     fig, axes = plt.subplots(len(labels), ncol,
                              figsize=(max(4.4 * ncol + 0.6, 7.0), 3.0 * len(labels)),
-                             sharex=True, sharey=True, squeeze=False)
+                             sharex=True, sharey="row", squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, lab in enumerate(labels):
         ds, cdim, hdim = rows[lab], dim_of(col_dim, lab), dim_of(hue_dim, lab)
@@ -149,4 +149,31 @@ def difference_profiles(rows: Mapping[str, xr.Dataset], name: str, *,
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+def phase_maps(est: xr.Dataset, name: str, *, panel_dim: str, x: str = "z", y: str = "vz",
+               limit: float | None = None, title: str = "") -> plt.Figure:
+    """Maps of a phase-space statistic (e.g. δρ) on (``x``, ``y``), one panel per bin of
+    ``panel_dim``, on a symmetric diverging colour scale with a colour bar."""
+    panels = list(est[panel_dim].values)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels) + 1.2, 3.8),
+                             sharey=True, squeeze=False, constrained_layout=True)
+    v = est[name]
+    if limit is None:
+        finite = np.abs(v.values[np.isfinite(v.values)])
+        limit = float(np.percentile(finite, 99)) if finite.size else 1.0
+    mesh = None
+    for j, p in enumerate(panels):
+        ax = axes[0, j]
+        m = v.sel({panel_dim: p}).transpose(y, x)
+        mesh = ax.pcolormesh(est[x], est[y], m, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                             shading="nearest")
+        ax.set_title(_range_label(est, panel_dim, p), fontsize=10)
+        ax.set_xlabel(f"{x}{_units(est[x])}")
+    axes[0, 0].set_ylabel(f"{y}{_units(est[y])}")
+    label = v.attrs.get("long_name", name)
+    fig.colorbar(mesh, ax=axes[0, :].tolist(), label=f"{label}{_units(v)}", shrink=0.9)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig

@@ -23,3 +23,6 @@ def test_lin2023_recipe_writes_its_cubes_figures_and_table(tmp_path):
     deltas = [float(r["value"]) for r in rows if r["quantity"].startswith("mean Δσ_vz")]
     assert len(deltas) == 6 and np.all(np.isfinite(deltas))
     assert "\\|z\\|" in (out / "lin2023_ns_dispersion_table.md").read_text()
+    assert sum(r["quantity"].startswith("Table 1:") for r in rows) == 12
+    for name in ("fig6_phase_space_contrast.png", "fig7_north_south_profiles.png"):
+        assert (out / name).stat().st_size > 20_000, name

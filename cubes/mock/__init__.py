@@ -6,6 +6,8 @@
   :class:`PhaseSpiral`) and the truth in ``*_true`` columns and ``attrs["truth"]``.
 - :func:`intruder` (:mod:`cubes.mock.intruder`): the test-particle simulation of Lin et al.
   2023 §4 — a disk in Irrgang13I kicked by a passing intruder (docs/intruder.md).
+- :func:`vertical_sample`: (z, w) of a solar-neighbourhood sample drawn from the Widmark+2025
+  model (bulk × [1 + M S]) with known spiral parameters, for the phase-spiral fits.
 - :mod:`cubes.mock.kinematic`: the demo's lighter mock, Galactocentric columns only, with a
   closed-form σ_vz(z) (:func:`kinematic_disk`).
 """
@@ -18,6 +20,8 @@ from .intruder import intruder  # the function; the module stays importable by i
 from .kinematic import DEFAULT_POPULATIONS, Population
 from .kinematic import disk as kinematic_disk
 from .signals import ArmMetallicity, NorthSouth, PhaseSpiral
+from .vertical_sample import vertical_sample
 
 __all__ = ["DEFAULT_POPULATIONS", "STELLAR_TYPES", "ArmMetallicity", "DiskModel", "NorthSouth",
-           "PhaseSpiral", "Population", "StellarType", "disk", "intruder", "kinematic_disk"]
+           "PhaseSpiral", "Population", "StellarType", "disk", "intruder", "kinematic_disk",
+           "vertical_sample"]
