@@ -54,6 +54,7 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
         top, bottom = axes[0, j], axes[1, j]
         for hemi, color, marker in (("north", NORTH_COLOR, "o"), ("south", SOUTH_COLOR, "s")):
             f = folded.sel(hemisphere=hemi, **sel)
+            f = f.where(np.isfinite(f[f"{name}_error"]))  # no error bar: not drawn
             sign = ">" if hemi == "north" else "<"
             top.errorbar(f[abs_dim], f[name], yerr=f[f"{name}_error"], fmt=marker, ms=3.5,
                          color=color, capsize=2, lw=1, label=f"{hemi.capitalize()} (z {sign} 0)")
@@ -69,8 +70,9 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
         elif truth is not None:
             zz = np.linspace(0, float(folded[abs_dim].max()), 200)
             top.plot(zz, truth(zz), color="k", lw=1.2, ls="--", label="truth (mock)")
-        d = difference.sel(**sel)
         dname = next(v for v in difference.data_vars if not str(v).endswith("_error"))
+        d = difference.sel(**sel)
+        d = d.where(np.isfinite(d[f"{dname}_error"]))
         bottom.errorbar(d[abs_dim], d[dname], yerr=d[f"{dname}_error"], fmt="o", ms=3.5,
                         color="k", capsize=2, lw=1)
         bottom.axhline(0, color="0.5", lw=0.8)
@@ -132,6 +134,7 @@ def difference_profiles(rows: Mapping[str, xr.Dataset], name: str, *,
             hues = [None] if hdim is None else list(sub[hdim].values)
             for k, h in enumerate(hues):
                 s = sub if h is None else sub.sel({hdim: h})
+                s = s.where(np.isfinite(s[f"{name}_error"]))  # no error bar: not drawn
                 ax.errorbar(s[abs_dim], s[name], yerr=s[f"{name}_error"], fmt="o-", ms=3,
                             lw=0.9, capsize=2, color=colors[k % len(colors)],
                             label=None if h is None else _range_label(sub, hdim, h))
