@@ -7,7 +7,8 @@ import importlib
 import json
 import sys
 
-RECIPES = ("demo", "lin2023_ns_dispersion")
+RECIPES = ("demo", "lin2023_ns_dispersion", "hawkins2023_chemical_cartography",
+           "long2025_vertical_gradient", "wang2025_ns_metallicity")
 
 
 def _axis(text: str):
