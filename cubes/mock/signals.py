@@ -89,12 +89,24 @@ class PhaseSpiral:
             raise ValueError(f"PhaseSpiral needs alpha, beta >= 0 and alpha + beta < 1 (a "
                              f"positive density); got alpha={self.alpha}, beta={self.beta}")
 
-    def modulation(self, z, w, amplitude) -> np.ndarray:
+    def modulation(self, z, w, amplitude, *, exact: bool = False) -> np.ndarray:
         """M(E_z) S(E_z, θ_z) at heights z (kpc), vertical velocities w (km/s) in the potential
-        ``amplitude`` × Φ⊙ (spec 004 Eqs. 18–21, mask in its A_Φ-independent z_max form)."""
-        orbits = _solar_orbits()
+        ``amplitude`` × Φ⊙ (spec 004 Eqs. 18–21, mask in its A_Φ-independent z_max form).
+
+        By default θ_z, z_max, h and M come from the precomputed tables of
+        :mod:`cubes.spiral.tables` (θ_z within 2e-5 rad of the quadrature; ~100× faster);
+        ``exact=True`` integrates each star's orbit (:class:`cubes.vertical.VerticalOrbits`,
+        64-point Gauss–Legendre), the independent reference the tables are tested against.
+        """
         z_pc = 1000.0 * np.asarray(z, dtype=np.float64)
         w_scaled = np.asarray(w, dtype=np.float64) / np.sqrt(amplitude)  # θ_z(z, w/√A_Φ)
+        if not exact:
+            from ..spiral.tables import default_tables
+
+            return default_tables().modulation(z_pc, w_scaled, alpha=self.alpha,
+                                               beta=self.beta, omega=self.omega,
+                                               phi600=self.phi600)
+        orbits = _solar_orbits()
         zmax = orbits.zmax(orbits.energy(z_pc, w_scaled))
         theta = orbits.angle(z_pc, w_scaled)
         phase = self.phi600 + self.omega * phase_shape(orbits, zmax)
