@@ -119,7 +119,10 @@ def quality_cuts(stars: xr.Dataset) -> tuple[xr.Dataset, list[str]]:
 # -- 3. frame and Z_max --------------------------------------------------------------------
 def phase_space(stars: xr.Dataset, potential: str) -> xr.Dataset:
     """§2: R, φ, Z in the Long+2025 frame; Z_max from E_z at the star's R (NaN without RV);
-    the analysis range |Z| < 1 kpc and 7 < R ≤ 13 kpc."""
+    the analysis range |Z| < 1 kpc and 7 < R ≤ 13 kpc. Distances: ``distance`` (kpc), else
+    Bailer-Jones et al. 2021's ``r_med_photogeo`` (pc, the paper's), else 1/parallax."""
+    if "distance" not in stars.variables and "r_med_photogeo" in stars.variables:
+        stars = stars.assign(distance=(stars.r_med_photogeo / 1000.0).assign_attrs(units="kpc"))
     stars = cubes.galactocentric(stars, FRAME, outputs=("R", "phi", "z", "vz"), errors=False)
     zmax = zmax_energy(stars.R, stars.z, stars.vz, potential=potential, ro=FRAME.R0,
                        vo=FRAME.vc)
@@ -359,7 +362,8 @@ def profiles_figure(res: dict, tru: dict | None, title: str):
             ax.grid(alpha=0.3)
     axs[0, 0].set_xlim(0, 1.02)
     note = " — dotted: truth (model medians of the same stars)" if tru is not None else ""
-    fig.suptitle(title + "\nslopes in dex/kpc, jackknife errors" + note, fontsize=12)
+    fig.suptitle(title + "\nslopes in dex/kpc ± the larger of the jackknife and OLS errors; "
+                 "points: jackknife errors" + note, fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.965))
     return fig
 
@@ -435,7 +439,7 @@ def run(catalog: str | None = None, survey: str = "lamost", n: int = 2_500_000, 
                                     "Z_max, radial trend removed")
     fig.savefig(out / "long2025_fig4_profiles.png", dpi=100)
     fig = gradient_figure(res, tru, f"Long+2025: vertical [Fe/H] gradient vs T_eff group "
-                                    f"({what}; jackknife errors)")
+                                    f"({what}; errors: larger of jackknife and OLS)")
     fig.savefig(out / "long2025_gradient_vs_teff.png", dpi=110)
 
     table = _common.Table("Long et al. 2025 (spec 003): headline numbers")
