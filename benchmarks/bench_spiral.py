@@ -6,12 +6,16 @@ PhaseSpiral.modulation's quadrature) and bulk-only ones; each sample is a random
 subset of one parent. Only the fit is timed: `cubes.spiral.fit` over a dask-chunked sample
 dim with the processes scheduler (2 workers by default; --workers N).
 
-    python benchmarks/bench_spiral.py [--samples 365] [--workers 2]
+    python benchmarks/bench_spiral.py [--samples 365] [--workers 2] [--scheduler processes]
+
+It also prints the machine's load average (the cores are shared) and the time of one fit in
+this process (median of 10), which bounds what the map can reach: samples × fit / workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import dask
@@ -30,6 +34,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=365)
     ap.add_argument("--stars", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scheduler", default="processes", choices=["processes", "threads"])
     args = ap.parse_args()
     t0 = time.perf_counter()
     parents = []
@@ -51,14 +56,22 @@ def main() -> None:
     print(f"mock: {args.samples} samples x {args.stars} stars drawn and binned in "
           f"{time.perf_counter() - t0:.1f} s")
     cs.fit(hist.isel(sample=[0, 4]))  # compile / load the numba cache, build the tables
+    one = []
+    for s in range(10):
+        t1 = time.perf_counter()
+        cs.fit(hist.isel(sample=[s]))
+        one.append(time.perf_counter() - t1)
+    print(f"one fit: {1000 * np.median(one):.0f} ms (median of 10, one process); "
+          f"load average before the map {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     chunks = max(1, int(np.ceil(args.samples / (4 * args.workers))))
-    with dask.config.set(scheduler="processes", num_workers=args.workers):
+    with dask.config.set(scheduler=args.scheduler, num_workers=args.workers):
         t1 = time.perf_counter()
         maps = cs.fit(hist.chunk({"sample": chunks}))
         wall = time.perf_counter() - t1
-    print(f"fit: {args.samples} samples in {wall:.1f} s wall on {args.workers} workers "
-          f"({wall / args.samples * args.workers * 1000:.0f} ms per fit per worker; "
-          f"target < 60 s for 365 on 2 cores)")
+    print(f"fit: {args.samples} samples in {wall:.1f} s wall on {args.workers} "
+          f"{args.scheduler} ({wall / args.samples * args.workers * 1000:.0f} ms per fit per "
+          f"worker; target < 60 s for 365 on 2 cores); load average after "
+          f"{os.getloadavg()[0]:.1f}")
     which = np.array(which)
     for k, truth in enumerate(PARENTS):
         sel = maps.isel(sample=np.flatnonzero(which == k))

@@ -186,14 +186,17 @@ def _check_recovery(m, d_A, d_omega, d_phi):
 
 
 def test_recovery_of_known_spirals(spiral_maps):
-    """Measured (row-conditional, 1e5 stars): ΔA/A = +5.3, −1.5, +2.7 %; Δω = +0.23, +0.03,
-    +0.47 rad; Δφ₆₀₀ = −0.15, −0.03, −0.16 rad. ω of α-dominated spirals comes out high by
-    ~0.2–0.8 rad on most mocks (docs/spiral.md, "Recovery"): a regression bound here."""
-    _check_recovery(spiral_maps["row"], d_A=0.06, d_omega=0.5, d_phi=0.2)
+    """Measured (row-conditional, deviance residual, W⊙ refitted with the spiral, one
+    background/spiral alternation; 1e5 stars): ΔA/A = +2.0, −1.5, +0.6 %; Δω = +0.30, −0.04,
+    −0.13 rad; Δφ₆₀₀ = −0.07, −0.01, −0.01 rad (before these changes: Δω = +0.23, +0.03,
+    +0.47). With the true background given, the first mock's ω is +0.18 off: noise."""
+    _check_recovery(spiral_maps["row"], d_A=0.05, d_omega=0.35, d_phi=0.2)
 
 
-@pytest.mark.xfail(reason="issue 5's target (ω within 0.2 rad, A within 5 %) is not met on "
-                   "every mock yet: ω of alpha-dominated spirals is biased high", strict=False)
+@pytest.mark.xfail(reason="ω within 0.2 rad is not met on every single mock: the first "
+                   "mock's ω is +0.30 off (+0.18 with the true background given, i.e. noise "
+                   "of ~0.1-0.2 rad at alpha+beta = 0.2 and 1e5 stars, plus ~0.1 from the "
+                   "6-Gaussian background)", strict=False)
 def test_recovery_meets_the_issue_target(spiral_maps):
     _check_recovery(spiral_maps["row"], d_A=0.05, d_omega=0.2, d_phi=0.2)
 
@@ -251,6 +254,48 @@ def test_bad_input_is_flagged_per_sample(tables):
     assert "no spiral region" in str(m["reason"][0].values)
     with pytest.raises(ValueError, match="sigma_w"):
         cs.fit(hist.assign_coords(w=hist["w"].assign_attrs(units="1")))
+
+
+def test_deviance_residual_is_unbiased_at_low_counts():
+    """The minimum over a constant model μ of Σ log cosh x on Poisson(0.5) counts: the deviance
+    residual gives μ ≈ 0.5; Pearson's (f − N)/√f gives ≈ √(μ² + μ) (the low-count bias that
+    moved A_Φ by +50 % at 120 × 120 bins on mocks)."""
+    from scipy.optimize import minimize_scalar
+
+    n = np.random.default_rng(4).poisson(0.5, 200_000).astype(float)
+    vals, cnt = np.unique(n, return_counts=True)
+
+    def total(f, kernel):
+        return sum(c * kernel.py_func(f, v, 1.0)[0] for v, c in zip(vals, cnt, strict=True))
+
+    dev = minimize_scalar(total, bounds=(0.1, 2.0), args=(ks._deviance_residual,),
+                          method="bounded").x
+    pea = minimize_scalar(total, bounds=(0.1, 2.0), args=(ks._residual,), method="bounded").x
+    assert dev == pytest.approx(0.5, abs=0.03)
+    assert pea > 0.7
+    # its gradient
+    for f, d in ((0.3, 0.0), (2.0, 5.0), (40.0, 37.0)):
+        num = (ks._deviance_residual.py_func(f + 1e-6, d, 1.0)[0]
+               - ks._deviance_residual.py_func(f - 1e-6, d, 1.0)[0]) / 2e-6
+        assert ks._deviance_residual.py_func(f, d, 1.0)[1] == pytest.approx(num, rel=1e-5)
+
+
+def test_sampler_moments_in_energy_shells():
+    """Independently of the fit's tables (VerticalOrbits quadrature): within a thin shell of
+    z_max, θ_z is uniform under B(E_z), so ⟨cos ψ⟩ = M α/2, ⟨cos 2ψ⟩ = M β/2, ⟨sin ψ⟩ = 0 with
+    ψ = θ_z − φ₆₀₀ − ω h(z_max), in the potential A_Φ Φ⊙."""
+    A, sp = 1.4, PhaseSpiral(alpha=0.3, beta=0.2, omega=2.0, phi600=1.0)
+    z, w = vertical_sample(40_000, amplitude=A, spiral=sp, seed=8)
+    orbits = VerticalOrbits()
+    zp, wt = 1000 * z, w / np.sqrt(A)
+    zmax = orbits.zmax(orbits.energy(zp, wt))
+    psi = orbits.angle(zp, wt) - sp.phi600 - sp.omega * phase_shape(orbits, zmax)
+    m = 1 / (1 + np.exp(-(zmax - 300) / 25)) / (1 + np.exp(-(800 - zmax) / 25))
+    sel = (zmax > 400) & (zmax < 700)
+    mm = m[sel].mean()
+    assert 2 * np.cos(psi[sel]).mean() / mm == pytest.approx(sp.alpha, abs=0.03)
+    assert 2 * np.cos(2 * psi[sel]).mean() / mm == pytest.approx(sp.beta, abs=0.03)
+    assert abs(2 * np.sin(psi[sel]).mean() / mm) < 0.03
 
 
 def test_sampler_is_the_model(tables):

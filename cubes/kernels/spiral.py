@@ -11,10 +11,12 @@ Conventions shared by all kernels
 - ``data`` (n_z, n_w) the counts N_ij (row mode) or η_i N_ij (paper mode); ``row`` (n_z,) the
   row totals T_i = Σ_j N_ij (row mode) or η_i (paper mode). A row with ``row[i] <= 0`` has zero
   weight (an empty row).
-- ``mode`` 0, the paper's (Eqs. 22–23): x_ij = (f_ij − η_i N_ij)/√(η_i f_ij);
-  mode 1, row-conditional (the default of :func:`cubes.spiral.fit`): the model is normalised to
-  the data's row totals, f^rc_ij = f_ij T_i / Σ_j f_ij, and x_ij = (f^rc_ij − N_ij)/√f^rc_ij —
-  the same as the paper's residual with η_i f^rc_ij in place of f_ij, since η_i cancels.
+- ``mode`` bits: without ``ROW``, the paper's (Eqs. 22–23): x_ij = (f_ij − η_i N_ij)/√(η_i f_ij);
+  with ``ROW``, row-conditional (the default of :func:`cubes.spiral.fit`): the model is
+  normalised to the data's row totals, f^rc_ij = f_ij T_i / Σ_j f_ij, and x_ij =
+  (f^rc_ij − N_ij)/√f^rc_ij — the same as the paper's residual with η_i f^rc_ij in place of
+  f_ij, since η_i cancels. With ``DEVIANCE``, x is Poisson's deviance residual of the same
+  counts instead (:func:`_deviance_residual`; unbiased at low counts, where Pearson's is not).
 - loss = Σ_ij log cosh x_ij (= −log L + const, Eqs. 22–23), with log cosh x = |x| + log1p(e^{−2|x|})
   − log 2; expected counts are floored at ``F_FLOOR``.
 - Spiral (Eqs. 18–21): S = α cos ψ + β cos 2ψ, ψ = θ_z − φ₆₀₀ − ω h(ε), times the mask M(ε), with
@@ -29,6 +31,8 @@ import math
 import numba as nb
 import numpy as np
 
+#: bits of ``mode``: the row-conditional normalisation, and the deviance residual
+ROW, DEVIANCE = 1, 2
 F_FLOOR = 1e-8  # expected counts below this are floored (an empty corner bin of the model)
 TINY = 1e-300  # model values are floored at this before a row normalisation
 _LOG2 = math.log(2.0)
@@ -55,6 +59,36 @@ def _residual(f, d, scale):
     return lc, th * (f + d) / (2.0 * f * root)
 
 
+@nb.njit(nogil=True, inline="always")
+def _deviance_residual(f, d, scale):
+    """The Poisson deviance residual x = sign(μ − N) √(2[μ − N + N log(N/μ)]) of N = d/scale
+    counts about μ = f/scale, log cosh x and ∂(log cosh x)/∂f (0 where f is floored).
+
+    For |x| ≲ 1, log cosh x ≈ x²/2 is the Poisson log-likelihood (unbiased at any count);
+    (f − d)/√(scale f) — Pearson's residual — has its minimum at f = √(μ² + μ) > μ instead.
+    """
+    floored = f < F_FLOOR
+    if floored:
+        f = F_FLOOR
+    mu = f / scale
+    n = d / scale
+    dev = mu - n
+    if n > 0.0:
+        dev += n * math.log(n / mu)
+    dev = max(2.0 * dev, 0.0)
+    ax = math.sqrt(dev)
+    e = math.exp(-2.0 * ax)
+    lc = ax + math.log1p(e) - _LOG2
+    if floored:
+        return lc, 0.0
+    # ∂lc/∂μ = tanh(x) ∂x/∂μ = (tanh|x|/|x|)(1 − N/μ); tanh(a)/a → 1 − a²/3 at a → 0
+    if ax > 1e-4:
+        r = (1.0 - e) / ((1.0 + e) * ax)
+    else:
+        r = 1.0 - dev / 3.0
+    return lc, r * (1.0 - n / mu) / scale
+
+
 @nb.njit(nogil=True, cache=True)
 def loss_and_dF(F, data, row, mode, dF):
     """Loss of the expected counts F (n_z, n_w) against the data; writes ∂loss/∂F into ``dF``.
@@ -69,9 +103,12 @@ def loss_and_dF(F, data, row, mode, dF):
             for j in range(nw):
                 dF[i, j] = 0.0
             continue
-        if mode == 0:
+        if mode & 1 == 0:
             for j in range(nw):
-                lc, g = _residual(F[i, j], data[i, j], row[i])
+                if mode & 2:
+                    lc, g = _deviance_residual(F[i, j], data[i, j], row[i])
+                else:
+                    lc, g = _residual(F[i, j], data[i, j], row[i])
                 loss += lc
                 dF[i, j] = g
         else:
@@ -82,7 +119,10 @@ def loss_and_dF(F, data, row, mode, dF):
             gf = 0.0
             for j in range(nw):
                 f = max(F[i, j], TINY) * ratio
-                lc, g = _residual(f, data[i, j], 1.0)
+                if mode & 2:
+                    lc, g = _deviance_residual(f, data[i, j], 1.0)
+                else:
+                    lc, g = _residual(f, data[i, j], 1.0)
                 loss += lc
                 dF[i, j] = g
                 gf += g * f
@@ -388,20 +428,26 @@ def _best_on_phase(G, b, phis, s_max):
 
 
 @nb.njit(nogil=True, cache=True)
-def spiral_grid(z, zphi, w, B, data, row, mode, A_grid, omega_grid, phis, s_max,
+def spiral_grid(z, zphi, w, B, dB, data, row, mode, A_grid, omega_grid, phis, s_max,
                 theta, theta_dw, iz, iw, h, dh, mask, dmask, ie, eps_max):
     """Coarse search of step 2: for each (A_Φ, ω) the spiral is linear in
     c = (α cos φ₆₀₀, α sin φ₆₀₀, β cos 2φ₆₀₀, β sin 2φ₆₀₀); the loss is expanded to second
     order about c = 0 (log cosh x ≈ x²/2, Poisson weights), giving the normal equations
     G c = b, profiled over φ₆₀₀ on ``phis`` with α, β ≥ 0 (:func:`_best_on_phase`).
 
+    ``dB`` (n_z, n_w) = ∂B/∂W⊙: a shift δ of W⊙ is a fifth, unconstrained linear coefficient,
+    eliminated from the normal equations before the profile (its part of the gain is left
+    out, so q measures the spiral's own gain); all zeros for a fixed W⊙. Without it, an error
+    of W⊙ from step 1 (which absorbs the w-odd part of the α term) is fitted by the spiral.
+
     Row mode uses the row-normalised background B^rc and the basis centred on each row
     (the first-order effect of the row normalisation); paper mode weights bins by 1/η_i.
-    Returns (n_A, n_ω, 4): the gain q (≈ loss decrease), φ₆₀₀, α, β.
+    Returns (n_A, n_ω, 5): the gain q (≈ loss decrease), φ₆₀₀, α, β, δW⊙.
     """
     nz, nw = B.shape
-    out = np.zeros((A_grid.size, omega_grid.size, 4))
+    out = np.zeros((A_grid.size, omega_grid.size, 5))
     Bref = np.empty((nz, nw))  # reference model and per-bin weight 1/Var
+    Eref = np.zeros((nz, nw))  # ∂Bref/∂W⊙
     wgt = np.zeros(nz)
     for i in range(nz):
         if row[i] <= 0.0:
@@ -411,15 +457,49 @@ def spiral_grid(z, zphi, w, B, data, row, mode, A_grid, omega_grid, phis, s_max,
         s = 0.0
         for j in range(nw):
             s += B[i, j]
-        r = row[i] / s if (mode == 1 and s > 0.0) else 1.0
+        r = row[i] / s if (mode & 1 and s > 0.0) else 1.0
         for j in range(nw):
             Bref[i, j] = B[i, j] * r
-        wgt[i] = 1.0 if mode == 1 else 1.0 / row[i]
+            Eref[i, j] = dB[i, j] * r
+        wgt[i] = 1.0 if mode & 1 else 1.0 / row[i]
+    # the W⊙ block (all bins): G55, b5 and the row sums of the shift basis
+    g55 = 0.0
+    b5 = 0.0
+    erow = np.zeros(nz)
+    for i in range(nz):
+        if wgt[i] == 0.0:
+            continue
+        for j in range(nw):
+            e = Eref[i, j]
+            if e != 0.0 and Bref[i, j] > F_FLOOR:
+                g55 += wgt[i] * e * e / Bref[i, j]
+                b5 += wgt[i] * (data[i, j] - Bref[i, j]) * e / Bref[i, j]
+            erow[i] += e
+    if mode & 1:
+        for i in range(nz):
+            if row[i] > 0.0:
+                g55 -= erow[i] * erow[i] / row[i]
+    use_shift = g55 > 0.0
     n = nz * nw
+    no = omega_grid.size
     idx = np.empty(n, np.int64)
     th = np.empty(n)
     hh = np.empty(n)
     mm = np.empty(n)
+    Gs = np.zeros((4, 4))
+    bs = np.zeros(4)
+    G = np.zeros((4, 4))
+    # ω outermost in the accumulators, bins outermost in the loop: cos/sin of ψ = θ − ω h
+    # advance by a rotation per ω step on a uniform grid (no trig in the inner loop)
+    step = (omega_grid[-1] - omega_grid[0]) / (no - 1) if no > 1 else 0.0
+    uniform = True
+    for o in range(1, no):
+        if abs(omega_grid[o] - omega_grid[o - 1] - step) > 1e-9 * (1.0 + abs(step)):
+            uniform = False
+    Gacc = np.zeros((no, 10))
+    bacc = np.zeros((no, 4))
+    eacc = np.zeros((no, 4))
+    racc = np.zeros((nz, no, 4))
     for a in range(A_grid.size):
         sq = math.sqrt(A_grid[a])
         m_act = 0
@@ -435,40 +515,128 @@ def spiral_grid(z, zphi, w, B, data, row, mode, A_grid, omega_grid, phis, s_max,
                     hh[m_act] = hv
                     mm[m_act] = m
                     m_act += 1
-        for o in range(omega_grid.size):
-            om = omega_grid[o]
-            G = np.zeros((4, 4))
-            b = np.zeros(4)
-            rows = np.zeros((nz, 4))
-            for q in range(m_act):
-                k = idx[q]
-                i = k // nw
-                j = k - i * nw
-                psi = th[q] - om * hh[q]
-                c1 = math.cos(psi)
-                s1 = math.sin(psi)
-                g = (mm[q] * c1, mm[q] * s1, mm[q] * (c1 * c1 - s1 * s1), mm[q] * 2 * s1 * c1)
-                bw = Bref[i, j] * wgt[i]
-                res = (data[i, j] - Bref[i, j]) * wgt[i]
-                for u in range(4):
-                    b[u] += res * g[u]
-                    for v in range(u, 4):
-                        G[u, v] += bw * g[u] * g[v]
-                if mode == 1:
-                    for u in range(4):
-                        rows[i, u] += Bref[i, j] * g[u]
-            if mode == 1:  # Σ_j Bref_ij = T_i: centre the basis on each row
+        Gacc[:] = 0.0
+        bacc[:] = 0.0
+        eacc[:] = 0.0
+        if mode & 1:
+            racc[:] = 0.0
+        for q in range(m_act):
+            k = idx[q]
+            i = k // nw
+            j = k - i * nw
+            bw = Bref[i, j] * wgt[i]
+            res = (data[i, j] - Bref[i, j]) * wgt[i]
+            ew = Eref[i, j] * wgt[i]
+            br = Bref[i, j]
+            mq = mm[q]
+            psi = th[q] - omega_grid[0] * hh[q]
+            c1 = math.cos(psi)
+            s1 = math.sin(psi)
+            cr = math.cos(step * hh[q])
+            sr = math.sin(step * hh[q])
+            for o in range(no):
+                if o > 0:
+                    if uniform:  # ψ → ψ − step h
+                        c1, s1 = c1 * cr + s1 * sr, s1 * cr - c1 * sr
+                    else:
+                        psi = th[q] - omega_grid[o] * hh[q]
+                        c1 = math.cos(psi)
+                        s1 = math.sin(psi)
+                g0 = mq * c1
+                g1 = mq * s1
+                g2 = mq * (c1 * c1 - s1 * s1)
+                g3 = mq * 2.0 * s1 * c1
+                Gacc[o, 0] += bw * g0 * g0
+                Gacc[o, 1] += bw * g0 * g1
+                Gacc[o, 2] += bw * g0 * g2
+                Gacc[o, 3] += bw * g0 * g3
+                Gacc[o, 4] += bw * g1 * g1
+                Gacc[o, 5] += bw * g1 * g2
+                Gacc[o, 6] += bw * g1 * g3
+                Gacc[o, 7] += bw * g2 * g2
+                Gacc[o, 8] += bw * g2 * g3
+                Gacc[o, 9] += bw * g3 * g3
+                bacc[o, 0] += res * g0
+                bacc[o, 1] += res * g1
+                bacc[o, 2] += res * g2
+                bacc[o, 3] += res * g3
+                eacc[o, 0] += ew * g0
+                eacc[o, 1] += ew * g1
+                eacc[o, 2] += ew * g2
+                eacc[o, 3] += ew * g3
+                if mode & 1:
+                    racc[i, o, 0] += br * g0
+                    racc[i, o, 1] += br * g1
+                    racc[i, o, 2] += br * g2
+                    racc[i, o, 3] += br * g3
+        for o in range(no):
+            c = 0
+            for u in range(4):
+                for v in range(u, 4):
+                    G[u, v] = Gacc[o, c]
+                    c += 1
+            b = bacc[o]
+            g5 = eacc[o].copy()
+            if mode & 1:  # Σ_j Bref_ij = T_i: centre the basis on each row
                 for i in range(nz):
                     if row[i] > 0.0:
                         for u in range(4):
+                            ru = racc[i, o, u]
+                            if ru == 0.0:
+                                continue
+                            g5[u] -= ru * erow[i] / row[i]
                             for v in range(u, 4):
-                                G[u, v] -= rows[i, u] * rows[i, v] / row[i]
+                                G[u, v] -= ru * racc[i, o, v] / row[i]
             for u in range(4):
                 for v in range(u):
                     G[u, v] = G[v, u]
-            qv, ph, xa, xb = _best_on_phase(G, b, phis, s_max)
+            if use_shift:  # eliminate δW⊙ (Schur complement)
+                for u in range(4):
+                    bs[u] = b[u] - g5[u] * b5 / g55
+                    for v in range(4):
+                        Gs[u, v] = G[u, v] - g5[u] * g5[v] / g55
+            else:
+                for u in range(4):
+                    bs[u] = b[u]
+                    for v in range(4):
+                        Gs[u, v] = G[u, v]
+            qv, ph, xa, xb = _best_on_phase(Gs, bs, phis, s_max)
             out[a, o, 0] = qv
             out[a, o, 1] = ph
             out[a, o, 2] = xa
             out[a, o, 3] = xb
+            if use_shift:
+                cc = (xa * math.cos(ph), xa * math.sin(ph), xb * math.cos(2 * ph),
+                      xb * math.sin(2 * ph))
+                out[a, o, 4] = (b5 - (g5[0] * cc[0] + g5[1] * cc[1] + g5[2] * cc[2]
+                                      + g5[3] * cc[3])) / g55
     return out
+
+
+@nb.njit(nogil=True, cache=True)
+def background_shift(z, w, dz, dw, a, sz, sw, w_sun):
+    """∂B_ij/∂W⊙ of :func:`background`."""
+    gz = gaussians(z, 0.0, sz, dz)[0]
+    return _gram(a, gz, gaussians(w, w_sun, sw, dw)[2])
+
+
+@nb.njit(nogil=True, cache=True)
+def background_loss_modulated(z, w, dz, dw, data, row, mode, a, sz, sw, w_sun, factor, grad):
+    """:func:`background_loss` of the model B ∘ ``factor`` (n_z, n_w), e.g. factor = 1 + M S of
+    a fixed spiral: the background refitted under the spiral. ``grad`` as there (W⊙ moves B
+    only, not the factor)."""
+    gz, gz_s, _ = gaussians(z, 0.0, sz, dz)
+    gw, gw_s, gw_x = gaussians(w, w_sun, sw, dw)
+    B = _gram(a, gz, gw)
+    nz, nw = B.shape
+    F = np.empty((nz, nw))
+    for i in range(nz):
+        for j in range(nw):
+            F[i, j] = B[i, j] * factor[i, j]
+    dF = np.empty((nz, nw))
+    loss = loss_and_dF(F, data, row, mode, dF)
+    for i in range(nz):
+        for j in range(nw):
+            dF[i, j] *= factor[i, j]
+    _contract(dF, a, gz, gz_s, gw, gw_s, gw_x, grad)
+    return loss

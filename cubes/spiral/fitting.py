@@ -19,6 +19,19 @@ Likelihood modes: ``"row"`` (default), the model normalised row by row to the da
 (the fit conditional on the rows: the spiral's own contribution to each row's total is then not
 divided out of the data but not of the model, the bias issue 5 reports); ``"paper"``, Eqs. 22–23
 as printed, with the sech²(z/300 pc) row weights η_i.
+
+Three choices of the default (``"row"``) fit remove the biases measured on mocks (docs/spiral.md,
+"Recovery"); ``method="paper"`` keeps the paper's literal procedure:
+
+- the residual inside log cosh is Poisson's deviance residual, not (f − N)/√f (Pearson's, whose
+  minimum lies at f = √(μ² + μ) > μ: at 120 × 120 bins it moved A_Φ by +50 % and ω by −1.6 rad
+  with the true background given);
+- W⊙ is refitted with the spiral (a fifth linear coefficient of the grid, then a free
+  parameter of the refinement): step 1 alone absorbs the w-odd part of the α term into W⊙
+  (−1.4 to +0.7 km/s on mocks with W⊙ = 0), and the spiral then fits that error (ω +0.5 to
+  +1.5 rad);
+- the background is refitted once under the step-2 spiral, then the spiral once more
+  (``alternate``): step 1 absorbs the part of the β term symmetric in z and w.
 """
 
 from __future__ import annotations
@@ -102,6 +115,19 @@ class FitOptions:
     ambiguity : float
         Another refined basin within this loss of the best, with |Δω| or |Δφ₆₀₀| > 0.5 rad,
         makes the fit ambiguous.
+    refine_margin : float
+        Grid basins whose gain is more than this below the best one's are not refined.
+    residual : {"deviance", "pearson"} or None
+        The residual x inside log cosh: Poisson's deviance residual sign(μ − N)√(2[μ − N +
+        N log(N/μ)]) or Pearson's (μ − N)/√μ (Eqs. 22–23 as printed). None: deviance for
+        ``method="row"``, pearson for ``"paper"``.
+    refit_w_sun : bool or None
+        With W⊙ free, refit it in step 2 with the spiral (None: True for "row", False for
+        "paper", where W⊙ stays at its step-1 value as in the paper).
+    alternate, alternate_iterations : int or None, int
+        Rounds of (background and W⊙ refitted under the fixed spiral, then the spiral refined)
+        after step 2, and the iteration limit of each background refit (None: 1 round for
+        "row", 0 for "paper").
     poor_fit : float
         The final loss above this multiple of a perfect model's expected loss (Poisson noise
         about the fitted model) flags the fit.
@@ -125,15 +151,41 @@ class FitOptions:
     ambiguity: float = 3.0
     poor_fit: float = 1.3
     starts: int = 4
-    start_iterations: int = 60
+    start_iterations: int = 40
     polish_iterations: int = 250
     rebin: int = 2
     explore_rebin: int = 4
+    refine_margin: float = 20.0
+    residual: str | None = None
+    refit_w_sun: bool | None = None
+    alternate: int | None = None
+    alternate_iterations: int = 40
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.method not in ("row", "paper"):
             raise ValueError(f"method must be 'row' or 'paper', got {self.method!r}")
+        if self.residual not in (None, "deviance", "pearson"):
+            raise ValueError(f"residual must be 'deviance' or 'pearson', got {self.residual!r}")
+
+    @property
+    def deviance(self) -> bool:
+        """Whether the residual is Poisson's deviance residual (see ``residual``)."""
+        return (self.residual or ("deviance" if self.method == "row" else "pearson")) \
+            == "deviance"
+
+    @property
+    def refits_w_sun(self) -> bool:
+        """Whether W⊙ is refitted in step 2 (free W⊙ only; see ``refit_w_sun``)."""
+        if self.w_sun is not None:
+            return False
+        return self.method == "row" if self.refit_w_sun is None else bool(self.refit_w_sun)
+
+    @property
+    def rounds(self) -> int:
+        """Rounds of background-then-spiral refits after step 2 (see ``alternate``)."""
+        return (1 if self.method == "row" else 0) if self.alternate is None \
+            else max(0, int(self.alternate))
 
 
 #: order of the numbers :func:`fit_histogram` returns (the ``param`` axis of the maps)
@@ -163,14 +215,15 @@ def _prepare(counts, z_pc, w_kms, opts: FitOptions, tab: SpiralTables) -> _Prepa
     dw = float(np.mean(np.diff(w_kms)))
     z = np.asarray(z_pc, dtype=np.float64) + opts.z_sun
     rows = counts.sum(1)
+    dev = ks.DEVIANCE if opts.deviance else 0
     if opts.method == "row":
         return _Prepared(z, tab.potential(z), np.asarray(w_kms, float), dz, dw, counts, counts,
-                         rows, 1)
+                         rows, ks.ROW | dev)
     target = 1.0 / np.cosh(z / 300.0) ** 2
     raw = np.where(rows > 0, target / np.where(rows > 0, rows, 1.0), 0.0)
     eta = raw * rows.sum() / max((raw * rows).sum(), 1e-300)
     return _Prepared(z, tab.potential(z), np.asarray(w_kms, float), dz, dw, counts,
-                     counts * eta[:, None], eta, 0)
+                     counts * eta[:, None], eta, dev)
 
 
 def _rebin(counts, z, w, f: int):
@@ -198,10 +251,15 @@ def _pack_bg(a, sz, sw, ws, w_sun):
     return np.concatenate([x, [ws]]) if w_sun is None else x
 
 
-def _bg_objective(x, p: _Prepared, w_sun, total):
+def _bg_objective(x, p: _Prepared, w_sun, total, factor=None):
     a, sz, sw, ws = _unpack_bg(x, w_sun)
     grad = np.empty(3 * K + 1)
-    loss = ks.background_loss(p.z, p.w, p.dz, p.dw, p.data, p.row, p.mode, a, sz, sw, ws, grad)
+    if factor is None:
+        loss = ks.background_loss(p.z, p.w, p.dz, p.dw, p.data, p.row, p.mode, a, sz, sw, ws,
+                                  grad)
+    else:
+        loss = ks.background_loss_modulated(p.z, p.w, p.dz, p.dw, p.data, p.row, p.mode, a, sz,
+                                            sw, ws, factor, grad)
     g = np.empty_like(x)
     g[:K] = grad[:K] * a
     # σ_z,k = Σ_{l≤k} e^{u_l}: ∂/∂u_l = e^{u_l} Σ_{k≥l} ∂/∂σ_z,k
@@ -209,7 +267,7 @@ def _bg_objective(x, p: _Prepared, w_sun, total):
     g[2 * K:3 * K] = grad[2 * K:3 * K] * sw
     if w_sun is None:
         g[3 * K] = grad[3 * K]
-    if p.mode == 1:  # the overall scale is free under row normalisation: pin Σa to N
+    if p.mode & 1:  # the overall scale is free under row normalisation: pin Σa to N
         d = np.log(a.sum() / total)
         loss += 0.5 * d * d
         g[:K] += d * a / a.sum()
@@ -258,7 +316,7 @@ def fit_background(p: _Prepared, coarse: _Prepared, opts: FitOptions):
     losses = np.array([r.fun for r in results])
     best = results[int(np.argmin(losses))]
     r = minimize(_bg_objective, best.x, args=(p, w_sun, total), jac=True, method="L-BFGS-B",
-                 bounds=bounds, options={"maxiter": opts.polish_iterations, "ftol": 1e-7})
+                 bounds=bounds, options={"maxiter": opts.polish_iterations, "ftol": 1e-6})
     a, sz, sw, ws = _unpack_bg(r.x, w_sun)
     spread = float(np.sort(losses)[1] - losses.min()) if losses.size > 1 else 0.0
     return a, sz, sw, float(ws), float(r.fun), spread, bool(r.success)
@@ -302,66 +360,137 @@ def _wrap(x):
     return np.mod(x, 2.0 * np.pi)
 
 
-def fit_spiral(p: _Prepared, B: np.ndarray, w_sun: float, opts: FitOptions, tab: SpiralTables):
-    """Step 2 on the fixed background B: returns (A, ω, φ₆₀₀, α, β, loss, loss at α = β = 0,
-    bits)."""
+def _spiral_w_objective(x, p: _Prepared, bg, tab_args):
+    """Step-2 loss with W⊙ free and the background's shape fixed: x = (A, ω, φ, s, r, W⊙)."""
+    A, om, ph, s, r, ws = x
+    al, be = _alpha_beta(s, r)
+    a, sz, sw = bg
+    gb, gs = np.empty(3 * K + 1), np.empty(5)
+    loss = ks.joint_loss(p.z, p.zphi, p.w, p.dz, p.dw, p.data, p.row, p.mode, a, sz, sw, ws,
+                         A, om, ph, al, be, *tab_args, gb, gs)
+    if not (np.isfinite(loss) and np.all(np.isfinite(gs)) and np.isfinite(gb[3 * K])):
+        return 1e30, np.zeros(6)
+    g = np.array([gs[0], gs[1], gs[2], gs[3] * (1 - r) + gs[4] * r, s * (gs[4] - gs[3]),
+                  gb[3 * K]])
+    return loss, g
+
+
+@dataclass
+class _Spiral:
+    """Result of step 2 (and of the alternation after it)."""
+    A: float
+    omega: float
+    phi: float
+    alpha: float
+    beta: float
+    loss: float  # final loss
+    loss0: float  # loss of the step-1 background alone
+    bits: int
+    w_sun: float
+    bg: tuple  # (a, σ_z, σ_w) of the final background
+
+
+def _refine(p, x0, bg, B, w_sun, free_w, bounds, tab_args):
+    """L-BFGS-B on the exact loss from x0 = (A, ω, φ, s, r[, W⊙]); returns (x with W⊙, loss)."""
+    if free_w:
+        r = minimize(_spiral_w_objective, x0, args=(p, bg, tab_args), jac=True,
+                     method="L-BFGS-B", bounds=bounds + [(p.w[0], p.w[-1])],
+                     options={"maxiter": 300, "ftol": 1e-9})
+        return r.x, float(r.fun)
+    r = minimize(_spiral_objective, x0[:5], args=(p, B, p.w + w_sun, tab_args), jac=True,
+                 method="L-BFGS-B", bounds=bounds, options={"maxiter": 300, "ftol": 1e-9})
+    return np.append(r.x, w_sun), float(r.fun)
+
+
+def fit_spiral(p: _Prepared, bg, w_sun: float, opts: FitOptions, tab: SpiralTables) -> _Spiral:
+    """Step 2 on the step-1 background ``bg`` = (a, σ_z, σ_w) and W⊙, then ``opts.rounds``
+    rounds of (background and W⊙ refitted under the spiral, spiral refined)."""
     tab_args = tab.kernel_args()
-    wmod = p.w + w_sun
+    free_w = opts.refits_w_sun
+    B = ks.background(p.z, p.w, p.dz, p.dw, *bg, w_sun)
     g0 = np.empty(5)
-    loss0 = ks.spiral_loss(p.z, p.zphi, wmod, B, p.data, p.row, p.mode, 1.0, 0.0, 0.0, 0.0, 0.0,
-                           *tab_args, g0)
+    loss0 = ks.spiral_loss(p.z, p.zphi, p.w + w_sun, B, p.data, p.row, p.mode, 1.0, 0.0, 0.0,
+                           0.0, 0.0, *tab_args, g0)
     A_grid = np.asarray(opts.A_grid, dtype=np.float64)
     om_grid = np.asarray(opts.omega_grid, dtype=np.float64)
     phis = np.linspace(0.0, 2 * np.pi, opts.n_phi, endpoint=False)
-    grid = ks.spiral_grid(p.z, p.zphi, wmod, B, p.data, p.row, p.mode, A_grid, om_grid, phis,
-                          opts.s_max, *tab_args)
+    dB = (ks.background_shift(p.z, p.w, p.dz, p.dw, *bg, w_sun) if free_w
+          else np.zeros_like(B))
+    grid = ks.spiral_grid(p.z, p.zphi, p.w + w_sun, B, dB, p.data, p.row, p.mode, A_grid,
+                          om_grid, phis, opts.s_max, *tab_args)
     basins = _basins(grid[..., 0], opts.n_refine)
     if not basins:  # nothing improves on the background: report no spiral at A = 1
-        return 1.0, 0.0, 0.0, 0.0, 0.0, loss0, loss0, SMALL_GAIN
+        return _Spiral(1.0, 0.0, 0.0, 0.0, 0.0, loss0, loss0, SMALL_GAIN, w_sun, bg)
+    top = grid[basins[0]][0]
+    basins = [b for b in basins if grid[b][0] >= top - opts.refine_margin]
     bounds = [opts.A_bounds, opts.omega_bounds, (None, None), (0.0, opts.s_max), (0.0, 1.0)]
     sols = []
     for ia, io in basins:
-        _, ph, al, be = grid[ia, io]
+        _, ph, al, be, dws = grid[ia, io]
         s = max(al + be, 0.02)
-        x0 = np.array([A_grid[ia], om_grid[io], ph, s, be / (al + be) if al + be > 0 else 0.5])
-        r = minimize(_spiral_objective, x0, args=(p, B, wmod, tab_args), jac=True,
-                     method="L-BFGS-B", bounds=bounds, options={"maxiter": 300, "ftol": 1e-9})
-        sols.append(r)
-    order = np.argsort([r.fun for r in sols])
-    best = sols[order[0]]
-    A, om, ph, s, rr = best.x
-    al, be = _alpha_beta(s, rr)
+        x0 = np.array([A_grid[ia], om_grid[io], ph, s, be / (al + be) if al + be > 0 else 0.5,
+                       w_sun + dws])
+        sols.append(_refine(p, x0, bg, B, w_sun, free_w, bounds, tab_args))
+    order = np.argsort([fun for _, fun in sols])
+    x, fun = sols[order[0]]
+    bits = 0
+    for k in order[1:]:
+        xo, fo = sols[k]
+        if fo - fun < opts.ambiguity:
+            dph = abs(np.angle(np.exp(1j * (xo[2] - x[2]))))
+            if abs(xo[1] - x[1]) > 0.5 or dph > 0.5:
+                bits |= AMBIGUOUS
+    total = float(p.counts.sum())
+    wfix = None if free_w else w_sun
+    bb = _bg_bounds(total, wfix, (float(p.w[0]), float(p.w[-1])))
+    lo, hi = np.array([b[0] for b in bb]), np.array([b[1] for b in bb])
+    for _ in range(opts.rounds):
+        # the background (and W⊙) under the fixed spiral: f = B (1 + M S)
+        factor = ks.spiral_model(p.z, p.zphi, p.w + x[5], np.ones_like(B), x[0], x[1], x[2],
+                                 *_alpha_beta(x[3], x[4]), *tab_args)
+        xb = np.clip(_pack_bg(*bg, x[5], wfix), lo, hi)
+        rb = minimize(_bg_objective, xb, args=(p, wfix, total, factor), jac=True,
+                      method="L-BFGS-B", bounds=bb,
+                      options={"maxiter": opts.alternate_iterations, "ftol": 1e-8})
+        a, sz, sw, ws = _unpack_bg(rb.x, wfix)
+        bg = (a, sz, sw)
+        B = ks.background(p.z, p.w, p.dz, p.dw, *bg, ws)
+        x0 = x.copy()
+        x0[5] = ws
+        x, fun = _refine(p, x0, bg, B, ws, free_w, bounds, tab_args)
     # L-BFGS-B often ends 'abnormally' in the line search at the optimum (the bilinear
     # tables make the gradient piecewise): only a non-finite end counts as a failure
-    bits = 0 if np.isfinite(best.fun) and best.fun < 1e29 else NOT_CONVERGED
-    for k in order[1:]:
-        o = sols[k]
-        if o.fun - best.fun < opts.ambiguity:
-            dph = abs(np.angle(np.exp(1j * (o.x[2] - ph))))
-            if abs(o.x[1] - om) > 0.5 or dph > 0.5:
-                bits |= AMBIGUOUS
-    return float(A), float(om), float(_wrap(ph)), float(al), float(be), float(best.fun), \
-        float(loss0), bits
+    if not (np.isfinite(fun) and fun < 1e29):
+        bits |= NOT_CONVERGED
+    al, be = _alpha_beta(x[3], x[4])
+    return _Spiral(float(x[0]), float(x[1]), float(_wrap(x[2])), float(al), float(be),
+                   float(fun), float(loss0), bits, float(x[5]), bg)
 
 
 # -- one sample ----------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def _logcosh_expectation_table():
-    """E[log cosh((μ − N)/√μ)] for N ~ Poisson(μ) on log-spaced μ (1e-4 … 1e3)."""
+@lru_cache(maxsize=2)
+def _logcosh_expectation_table(deviance: bool = False):
+    """E[log cosh x] for N ~ Poisson(μ) on log-spaced μ (1e-4 … 1e3), x Pearson's residual
+    (μ − N)/√μ or the deviance residual √(2[μ − N + N log(N/μ)])."""
+    from scipy.special import xlogy
     from scipy.stats import poisson
 
     mu = np.geomspace(1e-4, 1e3, 141)
     n = np.arange(0, 1400)[:, None]
-    x = np.abs((mu[None, :] - n) / np.sqrt(mu[None, :]))
+    if deviance:
+        x = np.sqrt(np.maximum(2.0 * (mu[None, :] - n + xlogy(n, n / mu[None, :])), 0.0))
+    else:
+        x = np.abs((mu[None, :] - n) / np.sqrt(mu[None, :]))
     lc = x + np.log1p(np.exp(-2 * x)) - np.log(2)
     return np.log(mu), (poisson.pmf(n, mu[None, :]) * lc).sum(0)
 
 
-def expected_loss(mu) -> float:
-    """Σ_bins E[log cosh((μ − N)/√μ)], N ~ Poisson(μ): the loss of a perfect model with
-    expected counts μ (the reference of the ``fit_excess`` diagnostic)."""
-    lmu, e = _logcosh_expectation_table()
+def expected_loss(mu, deviance: bool = False) -> float:
+    """Σ_bins E[log cosh x], N ~ Poisson(μ), x the Pearson (or deviance) residual: the loss
+    of a perfect model with expected counts μ (the reference of the ``fit_excess``
+    diagnostic)."""
+    lmu, e = _logcosh_expectation_table(bool(deviance))
     mu = np.maximum(np.asarray(mu, dtype=np.float64).ravel(), 1e-4)
     return float(np.interp(np.log(mu), lmu, e).sum())
 
@@ -429,24 +558,27 @@ def _fit_histogram(counts, z, w, opts: FitOptions, tab: SpiralTables) -> np.ndar
             out[ix["reason_bits"]] = bits | NO_REGION
             return out
         a, sz, sw, w_sun, loss1, spread, _ = fit_background(p, coarse, opts)
+        out[ix["start_spread"]] = spread
+        sp = fit_spiral(p, (a, sz, sw), w_sun, opts, tab)
+        A, om, ph, al, be, loss2, loss0, b2 = (sp.A, sp.omega, sp.phi, sp.alpha, sp.beta,
+                                               sp.loss, sp.loss0, sp.bits)
+        a, sz, sw = sp.bg  # the background of the final model (refitted under the spiral)
+        w_sun = sp.w_sun
         out[ix["a_0"]:ix["a_0"] + K] = a
         out[ix["sigma_z_0"]:ix["sigma_z_0"] + K] = sz
         out[ix["sigma_w_0"]:ix["sigma_w_0"] + K] = sw
         out[ix["W_sun"]] = w_sun
-        out[ix["start_spread"]] = spread
         B = ks.background(p.z, p.w, p.dz, p.dw, a, sz, sw, w_sun)
-        A, om, ph, al, be, loss2, loss0, b2 = fit_spiral(p, B, w_sun, opts, tab)
         # residual level of the final model against a perfect model's Poisson expectation
         F = ks.spiral_model(p.z, p.zphi, p.w + w_sun, B, A, om, ph, al, be,
                             *tab.kernel_args())
         used = p.row > 0
-        if p.mode == 1:
+        if p.mode & 1:
             srow = F.sum(1)
             mu = F * np.where(srow > 0, p.row / np.where(srow > 0, srow, 1.0), 0.0)[:, None]
-            excess = loss2 / max(expected_loss(mu[used]), 1e-12)
         else:  # Var(η N) = η f: the scaled residual has the law of a Poisson(f/η) one
             mu = F / np.where(used, p.row, 1.0)[:, None]
-            excess = loss2 / max(expected_loss(mu[used]), 1e-12)
+        excess = loss2 / max(expected_loss(mu[used], opts.deviance), 1e-12)
         out[ix["fit_excess"]] = excess
         if excess > opts.poor_fit:
             bits |= POOR_FIT
