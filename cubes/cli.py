@@ -8,7 +8,8 @@ import json
 import sys
 
 RECIPES = ("demo", "lin2023_ns_dispersion", "hawkins2023_chemical_cartography",
-           "long2025_vertical_gradient", "wang2025_ns_metallicity")
+           "long2025_vertical_gradient", "wang2025_ns_metallicity",
+           "widmark2025_phase_spiral_maps")
 
 
 def _axis(text: str):

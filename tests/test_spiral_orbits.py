@@ -79,9 +79,16 @@ def test_circular_orbit_rotates_at_the_circular_frequency():
 
 def test_back_propagate_keeps_sample_dims_and_gives_heliocentric_positions():
     R = xr.DataArray([[8.0, 8.3], [8.1, 7.9]], dims=("cell", "vcell"),
-                     coords={"cell": [0, 1], "vcell": [3, 4]})
+                     coords={"cell": [0, 1], "vcell": [3, 4], "Rg": (("cell", "vcell"),
+                                                                   np.ones((2, 2)))})
     ds = back_propagate(R, xr.zeros_like(R) + 2.0, xr.zeros_like(R) + 10.0, R * 240.0)
-    assert ds.R.dims == ("time", "cell", "vcell")
+    assert ds.R.dims == ("time", "cell", "vcell") and list(ds.cell.values) == [0, 1]
+    assert set(ds.data_vars) >= {"R", "phi", "vR", "vphi", "X", "Y", "Lz", "Rg", "energy"}
+    # arguments that carry each other as coordinates (columns of one histogram cube)
+    cube = xr.Dataset(coords={"R": R, "phi": xr.zeros_like(R), "vR": xr.zeros_like(R) + 5.0,
+                              "Lz": R * 235.0})
+    ds2 = back_propagate(cube["R"], cube["phi"], cube["vR"], cube["Lz"], times=[-50.0])
+    assert ds2.R.dims == ("time", "cell", "vcell") and "R" in ds2.data_vars
     np.testing.assert_array_equal(ds.time, [-100.0, -200.0, -300.0, -400.0])
     np.testing.assert_allclose(ds.X, 8.178 - ds.R * np.cos(np.radians(ds.phi)))
     np.testing.assert_allclose(ds.Y, ds.R * np.sin(np.radians(ds.phi)))

@@ -169,7 +169,8 @@ def back_propagate(R, phi, vR, Lz, *, times: Sequence[float] = PAPER_TIMES,
     args = xr.broadcast(*args)
     R_t, phi_t, vR_t = integrate(*(a.values for a in args), times, potential=pot, dt=dt)
     dims = ("time", *args[0].dims)
-    coords = {k: v for k, v in args[0].coords.items()}
+    names = {"R", "phi", "vR", "vphi", "X", "Y", "vc", "Lz", "Rg", "energy", "time"}
+    coords = {k: v.variable for k, v in args[0].coords.items() if k not in names}  # no clash
     coords["time"] = ("time", np.asarray(times, dtype=np.float64), {"units": "Myr"})
     lz = args[3].values
     rad = np.radians(phi_t)

@@ -1,0 +1,676 @@
+"""Widmark et al. 2025: maps of phase-spiral parameters across the disk (spec 004).
+
+``cubes recipe widmark2025_phase_spiral_maps [--catalog FILE --survey NAME] [--out DIR]``
+
+Methods (spec ../shared/specs/004_widmark2025_phase_spiral_maps.md):
+
+1. Catalog: a Gaia DR3 file, or by default a Gaia-like mock in the paper's frame with a
+   Widmark-model phase spiral of known (ω, φ₆₀₀, α, β) in the disk's own potential
+   A(R) Φ⊙, A(R) = exp(−(R − R⊙)/3 kpc) (docs/mocks.md). The mock is limited to 1.3 kpc from
+   the Sun so that its cells reach the paper's sample sizes at an affordable n.
+2. Quality cuts (§2.4): ϖ/σ_ϖ > 10 and RUWE < 1.4 (no XP parallaxes, BNN RVs or cluster
+   membership: §2.2, §2.3 and cut 3 need catalogs this recipe does not read).
+3. Frame (§1): R⊙ = 8.178 kpc, Z⊙ = 20 pc, (U, V, W)⊙ = (11.1, 12.24, 7.25) km/s,
+   v_c = 234 km/s; RV-less stars get the line-of-sight projection of circular rotation
+   (``rv_fallback``, the spec's proper-motion-only stand-in for the BNN RVs, §2.5).
+4. Scheme A (§3.1): Sun-centred 400 pc hexagons to 4 kpc; ≤ 1.6 kpc: RV required and the
+   two-step (5σ, 1σ) L_z clip; beyond: the clip on v_l. Cells with more than ``--min-stars``
+   (4000) stars are fitted; the map shows those.
+5. Scheme B (§3.2): the 19 hexagons within 1 kpc, RV required, split by 25 km/s hexagons in
+   (v_R, v_φ) around each cell's mean; samples with more than ``--ps-min-stars`` stars
+   (4000, the paper's; the default mock affords fewer, see the docs page).
+6. Histograms (§4): 120 × 120 in heliocentric Z ∈ [−1, 1] kpc and W ∈ ±3σ_w.
+7. Fit (§5, ``cubes.spiral.fit``, row-conditional likelihood): Z⊙ = 20 pc; W⊙ free for the
+   spatial cells, fixed at 7.25 km/s for the phase-space samples.
+8. Derived (§6): A_Φ(R) = A_Φ,⊙ exp[−(R − R⊙)/h_R] with the L1 norm and σ ∝ 1/√N
+   (``cubes.spiral.radial``); t_ω by Eq. 28 (spatial) and the §6.4 epicycle procedure
+   (phase-space); back-propagation of the phase-space samples to −100 … −400 Myr in the
+   planar potential of Eq. 13–15 (``cubes.spiral.orbits``).
+9. Figures 4, 5, 6, 7, 9 and 12 of the paper, a z–w residual panel (data − model) for a few
+   samples, and a table of headline numbers (with the mock's truth).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import cubes
+import cubes.spiral as cs
+from cubes import mock
+from cubes.binning import locate
+from cubes.spiral.orbits import PAPER_TIMES, PlanarPotential, back_propagate
+from cubes.spiral.radial import exponential_fit
+from cubes.spiral.samples import phase_space_samples, spatial_samples
+from cubes.vertical import VerticalOrbits
+
+try:  # run as a module (cubes recipe …) or as a script (python recipes/…)
+    from . import _common
+except ImportError:  # pragma: no cover
+    import _common
+
+NAME = "widmark2025_phase_spiral_maps"
+FRAME = cubes.Frame.preset("widmark2025")
+OUTPUTS = ("X", "Y", "Z", "U", "V", "W", "Lz", "vR", "vphi", "R", "phi")
+Z_SUN = 0.020  # kpc, fixed (Table 1)
+W_SUN_PHASE_SPACE = 7.25  # km/s, fixed for the phase-space samples (Table 1)
+MIN_STARS = 4000  # the paper's acceptance (§3.2), also used for the spatial map
+#: the default mock: its phase spiral (truth) and survey volume
+MOCK_SPIRAL = mock.PhaseSpiral(alpha=0.25, beta=0.10, omega=3.5, phi600=1.0)
+MOCK_D_MAX = 1.3  # kpc
+MOCK_PS_MIN_STARS = 1500  # the default mock's phase-space acceptance (4000 needs ~1.6 M stars)
+N_DEFAULT = 600_000
+POTENTIAL = PlanarPotential(vc0=FRAME.vc, R0=FRAME.R0, slope=-2.0)  # Eq. 13, s = −2 km/s/kpc
+QUALITY_NAMES = {0: "good", 1: "dubious", 2: "no spiral", 3: "not fitted"}
+
+
+def default_mock(n: int, seed: int) -> xr.Dataset:
+    """Gaia-like mock in the Widmark+2025 frame with a known phase spiral, d ≤ 1.3 kpc."""
+    return mock.disk(n, seed=seed, frame=FRAME, signals=[MOCK_SPIRAL], d_max=MOCK_D_MAX)
+
+
+def quality_cuts(stars: xr.Dataset) -> xr.Dataset:
+    """§2.4: ϖ/σ_ϖ > 10 and RUWE < 1.4 (RUWE when the catalog has it)."""
+    _common.need(stars, ["parallax", "parallax_error"], "the Widmark+2025 quality cuts")
+    cuts = ["parallax / parallax_error > 10"]
+    if "ruwe" in stars.variables:
+        cuts.append("ruwe < 1.4")
+    return cubes.select(stars, *cuts)
+
+
+def phase_space(stars: xr.Dataset) -> xr.Dataset:
+    """§1–§2.5: heliocentric (X, Y, Z, U, V, W) and Galactocentric (R, φ, v_R, v_φ, L_z) in the
+    paper's frame; RV-less stars get the rotation-projection fallback (``rv_assumed``)."""
+    return cubes.galactocentric(stars, FRAME, outputs=OUTPUTS, rv_fallback=True)
+
+
+def _columns(stars: xr.Dataset, names) -> dict[str, np.ndarray]:
+    keep = [c for c in names if c in stars.variables]
+    ds = stars[keep].compute()
+    return {c: np.asarray(ds[c].values) for c in keep}
+
+
+def _per_sample_mean(label: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    ok = label >= 0
+    cnt = np.bincount(label[ok], minlength=n)
+    s = np.bincount(label[ok], weights=values[ok], minlength=n)
+    return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
+
+
+def _cell_geometry(axis) -> dict[str, np.ndarray]:
+    """Cell centres in heliocentric (X, Y) and Galactocentric (R, φ) (§1.4, Eqs. 4–5)."""
+    cx, cy = axis.centers()
+    R = np.hypot(FRAME.R0 - cx, cy)
+    return {"X": cx, "Y": cy, "R": R, "phi": np.degrees(np.arctan2(cy, FRAME.R0 - cx)),
+            "distance": np.hypot(cx, cy)}
+
+
+def spatial_histograms(stars: xr.Dataset, min_stars: int = MIN_STARS
+                       ) -> tuple[xr.Dataset, object]:
+    """Scheme A (§3.1) and its z–w histograms (§4): one sample per hexagonal cell with more
+    than ``min_stars`` stars. Returns the histogram cube (dim ``cell``; coords X, Y, R, φ of
+    the cell centre) and the hexagonal axis."""
+    stars, axes = spatial_samples(stars)
+    axis = axes["cell"]
+    index = locate(stars, axes)
+    cols = _columns(stars.assign(cell_index=index), ["cell_index", "selected", "Z", "W"])
+    label = np.where(cols["selected"] & (cols["cell_index"] >= 0), cols["cell_index"], -1)
+    hist = cs.histogram(cols["Z"], cols["W"], sample=label, n_samples=axis.size,
+                        sample_dim="cell")
+    geo = _cell_geometry(axis)
+    n_cell = np.bincount(label[label >= 0], minlength=axis.size)
+    hist = hist.assign_coords(cell=np.arange(axis.size), **{
+        k: ("cell", v, {"units": "deg" if k == "phi" else "kpc"}) for k, v in geo.items()})
+    hist["n_cell"] = ("cell", n_cell, {"long_name": "stars in the cell's sample"})
+    keep = np.flatnonzero(hist["n_stars"].values > min_stars)
+    return hist.isel(cell=keep), axis
+
+
+def phase_space_histograms(stars: xr.Dataset, min_stars: int = MIN_STARS
+                           ) -> tuple[xr.Dataset, dict]:
+    """Scheme B (§3.2) and its histograms: accepted (cell, velocity hexagon) samples on a
+    ``sample`` dim with the sample means of R, φ, v_R, v_φ, L_z and R_g (Eq. 14 root)."""
+    stars, axes, accepted = phase_space_samples(stars, min_stars=min_stars)
+    index = locate(stars, axes)
+    cols = _columns(stars.assign(flat=index), ["flat", "selected", "Z", "W", "R", "phi", "vR",
+                                               "vphi", "Lz"])
+    flat_ok = np.flatnonzero(accepted.transpose("cell", "vcell").values.ravel())
+    to_sample = np.full(accepted.size + 1, -1)
+    to_sample[flat_ok] = np.arange(flat_ok.size)
+    flat = np.where(cols["selected"] & (cols["flat"] >= 0), cols["flat"], -1)
+    label = to_sample[flat]  # flat −1 → the last entry, −1
+    n = flat_ok.size
+    hist = cs.histogram(cols["Z"], cols["W"], sample=label, n_samples=n, sample_dim="sample")
+    nv = axes["vcell"].size
+    cell, vcell = flat_ok // nv, flat_ok % nv
+    geo = _cell_geometry(axes["cell"])
+    vx, vy = axes["vcell"].centers()
+    coords = {"cell": ("sample", cell), "vcell": ("sample", vcell),
+              "X": ("sample", geo["X"][cell], {"units": "kpc"}),
+              "Y": ("sample", geo["Y"][cell], {"units": "kpc"}),
+              "dvR_centre": ("sample", vx[vcell], {"units": "km/s"}),
+              "dvphi_centre": ("sample", vy[vcell], {"units": "km/s"})}
+    for c, u in (("R", "kpc"), ("phi", "deg"), ("vR", "km/s"), ("vphi", "km/s"),
+                 ("Lz", "kpc km/s")):
+        coords[c] = ("sample", _per_sample_mean(label, cols[c], n), {"units": u})
+    coords["Rg"] = ("sample", POTENTIAL.guiding_radius(coords["Lz"][1]), {"units": "kpc"})
+    hist = hist.assign_coords(sample=np.arange(n), **coords)
+    return hist, axes
+
+
+def fit_maps(hist: xr.Dataset, dim: str, workers: int, **kwargs) -> xr.Dataset:
+    """``cubes.spiral.fit`` over the sample dim, in parallel on ``workers`` threads (the fit's
+    numba kernels release the GIL; a process pool costs ~25 s of start-up per run here)."""
+    import dask
+
+    if hist.sizes[dim] == 0:  # cubes.spiral.fit cannot vectorise over an empty dim
+        return None
+    if workers <= 1:
+        return cs.fit(hist, **kwargs)
+    chunk = max(1, int(np.ceil(hist.sizes[dim] / (4 * workers))))
+    with dask.config.set(scheduler="threads", num_workers=workers):
+        return cs.fit(hist.chunk({dim: chunk}), **kwargs)
+
+
+def winding_time_epicycle(omega, R, Rg, profile: xr.Dataset):
+    """§6.4 for the phase-space samples: anchor energies E = A(R) Φ⊙(300, 800 pc) at the
+    present radius, periods in A(R_g) Φ⊙ at the guiding radius (E_z conserved along the
+    epicycle), A(·) from the exponential fit; t_ω = ω / [2π (1/P_A − 1/P_B)], Myr."""
+    orbits = VerticalOrbits()
+    A_R = profile["A_sun"] * np.exp(-(R - FRAME.R0) * profile["k"])
+    A_g = profile["A_sun"] * np.exp(-(Rg - FRAME.R0) * profile["k"])
+    ref = orbits.potential(np.array([300.0, 800.0]))  # Φ⊙ at the anchors, (km/s)²
+
+    def period(E, A):  # P in A Φ⊙ at energy E: P⊙(z_max(E/A)) / √A
+        eps = np.asarray(E / A, dtype=np.float64)
+        return orbits.period(orbits.zmax(eps.ravel())).reshape(eps.shape) / np.sqrt(A)
+
+    p_a = period((A_R * ref[0]).values, A_g.values)
+    p_b = period((A_R * ref[1]).values, A_g.values)
+    t = omega / (2 * np.pi * (1.0 / p_a - 1.0 / p_b))
+    return t.assign_attrs(units="Myr", long_name="winding time, spec 004 section 6.4")
+
+
+def model_histogram(hist: xr.Dataset, maps: xr.Dataset, rebin: int = 2) -> xr.Dataset:
+    """The fitted model of one sample on its histogram summed over ``rebin`` × ``rebin`` bins
+    (the fit's own resolution): data N, model μ = B (1 + M S) normalised row by row to the
+    data (the row-conditional likelihood), and (N − μ)/√μ. The background is integrated over
+    the bins (erf), M S is ``cubes.mock.PhaseSpiral.modulation`` at the bin centres."""
+    from scipy.special import erf
+
+    c = hist["count"].values.astype(np.float64)
+    nz, nw = c.shape
+    c = c.reshape(nz // rebin, rebin, nw // rebin, rebin).sum(axis=(1, 3))
+    ze = np.linspace(-1.0, 1.0, nz // rebin + 1) + Z_SUN  # model z, kpc
+    sig = float(hist["sigma_w"])
+    we = np.linspace(-3.0, 3.0, nw // rebin + 1) * sig + float(hist.attrs.get("w_centre", 0.0))
+    w_sun = float(maps["W_sun"])
+    we_model = we + w_sun
+
+    def cdf(edges, s):
+        return 0.5 * (1 + erf(edges[:, None] / (np.sqrt(2.0) * s[None, :])))
+
+    a = maps["bg_weight"].values
+    gz = np.diff(cdf(1000.0 * ze, maps["bg_sigma_z"].values), axis=0)
+    gw = np.diff(cdf(we_model, maps["bg_sigma_w"].values), axis=0)
+    B = (gz * a) @ gw.T
+    zc, wc = 0.5 * (ze[1:] + ze[:-1]), 0.5 * (we_model[1:] + we_model[:-1])
+    s = float(maps["alpha"]) + float(maps["beta"])
+    if np.isfinite(s) and s > 0:
+        spiral = mock.PhaseSpiral(alpha=float(maps["alpha"]), beta=float(maps["beta"]),
+                                  omega=float(maps["omega"]), phi600=float(maps["phi600"]))
+        Z, W = np.meshgrid(zc, wc, indexing="ij")
+        F = B * (1.0 + spiral.modulation(Z, W, np.full(Z.shape, float(maps["A_phi"]))))
+    else:
+        F = B
+    rows = c.sum(1)
+    mu = F * np.where(F.sum(1) > 0, rows / np.maximum(F.sum(1), 1e-300), 0.0)[:, None]
+    resid = np.where(mu > 0, (c - mu) / np.sqrt(np.maximum(mu, 1e-12)), 0.0)
+    coords = {"z": ("z", zc - Z_SUN, {"units": "kpc", "long_name": "heliocentric Z"}),
+              "w": ("w", wc, {"units": "km/s", "long_name": "w = W + W_sun"})}
+    return xr.Dataset({"data": (("z", "w"), c), "model": (("z", "w"), mu),
+                       "residual": (("z", "w"), resid)}, coords=coords)
+
+
+# -- figures --------------------------------------------------------------------------------
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _sun_and_circles(ax, radii=range(5, 13)):
+    t = np.linspace(0, 2 * np.pi, 400)
+    for r in radii:
+        ax.plot(FRAME.R0 + r * np.cos(t), r * np.sin(t), ls=":", lw=0.7, color="0.35")
+        if abs(r - FRAME.R0) < 2.2:
+            ax.annotate(f"R = {r}", (FRAME.R0 - r, 0.0), fontsize=7, color="0.3",
+                        xytext=(2, 2), textcoords="offset points")
+    ax.plot(0, 0, "o", color="k", ms=5, zorder=5)
+
+
+def hex_map(ax, axis, cells, values, *, cmap, vmin, vmax, quality=None, label="",
+            extent=None):
+    """Filled hexagons (the axis's vertices) for ``cells``; quality 1 → a cross, 2 → hatched
+    grey (no spiral), 3 → empty outline (not fitted)."""
+    from matplotlib.collections import PolyCollection
+
+    plt = _plt()
+    vx, vy = axis.vertices()
+    polys = np.stack([vx[cells], vy[cells]], axis=-1)
+    q = np.zeros(len(cells), int) if quality is None else np.asarray(quality, int)
+    vals = np.asarray(values, dtype=np.float64)
+    show = (q <= 1) & np.isfinite(vals)
+    pc = PolyCollection(polys[show], array=vals[show], cmap=cmap, edgecolors="0.4",
+                        linewidths=0.3)
+    pc.set_clim(vmin, vmax)
+    ax.add_collection(pc)
+    if (q == 2).any():
+        ax.add_collection(PolyCollection(polys[q == 2], facecolors="0.85", edgecolors="0.5",
+                                         hatch="///", linewidths=0.3))
+    if (q == 3).any():
+        ax.add_collection(PolyCollection(polys[q == 3], facecolors="none", edgecolors="0.6",
+                                         linewidths=0.3))
+    cx, cy = axis.centers()
+    if (q == 1).any():
+        ax.plot(cx[cells][q == 1], cy[cells][q == 1], "x", color="k", ms=5, mew=1.0)
+    _sun_and_circles(ax)
+    if extent is None:
+        r = np.max(np.hypot(cx[cells], cy[cells])) + axis.spacing
+        extent = (-r, r, -r, r)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("X [kpc] (towards the Galactic centre)")
+    ax.set_ylabel("Y [kpc] (direction of rotation)")
+    cb = plt.colorbar(pc, ax=ax, shrink=0.85)
+    cb.set_label(label)
+    return pc
+
+
+def _legend_note(fig, text):
+    fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="0.25")
+
+
+def figure_spatial(axis, hist, maps, panels, title, path):
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 5.0), squeeze=False)
+    cells = hist["cell"].values
+    for ax, (name, label, cmap, lims) in zip(axes[0], panels, strict=True):
+        hex_map(ax, axis, cells, maps[name].values, cmap=cmap, vmin=lims[0], vmax=lims[1],
+                quality=maps["quality"].values, label=label)
+        ax.set_title(label.split(" [")[0])
+    fig.suptitle(title, fontsize=11)
+    _legend_note(fig, "black dot: the Sun; dotted: circles of constant R (kpc); ×: dubious "
+                 "fit; hatched grey: no spiral; outline: not fitted")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure_radial(hist, maps, profile, truth_model, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    R = hist["R"].values
+    q = maps["quality"].values
+    A = maps["A_phi"].values
+    sc = ax.scatter(R[q == 0], A[q == 0], c=hist["phi"].values[q == 0], cmap="coolwarm",
+                    s=22, edgecolors="k", linewidths=0.3, label="good fits")
+    if (q == 1).any():
+        ax.scatter(R[q == 1], A[q == 1], marker="x", color="0.3", s=22, label="dubious")
+    r = np.linspace(np.nanmin(R) - 0.3, np.nanmax(R) + 0.3, 100)
+    a0, h, ea, eh = (float(profile[k]) for k in ("A_sun", "h_R", "A_sun_error", "h_R_error"))
+    ax.plot(r, a0 * np.exp(-(r - FRAME.R0) / h), "k--",
+            label=f"fit: A_Φ,⊙ = {a0:.3f} ± {ea:.3f}, h_R = {h:.2f} ± {eh:.2f} kpc (L1)")
+    if truth_model is not None:
+        ax.plot(r, truth_model.amplitude(r), color="tab:green", lw=1.5,
+                label=f"mock truth: A(R) = {truth_model.A0:g} exp(−(R − R⊙)/{truth_model.h_A:g}"
+                      " kpc)")
+    ax.set_xlabel("R [kpc] (cell centre)")
+    ax.set_ylabel("A_Φ (vertical potential amplitude)")
+    cb = plt.colorbar(sc, ax=ax)
+    cb.set_label("φ (Galactocentric azimuth) [deg]")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Widmark+2025 Fig. 5: A_Φ against R (spatial samples)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _jitter(hist, seed=2025):
+    rng = np.random.default_rng(seed)  # Fig. 6's display jitter: 20 pc, 4 km/s (cosmetic)
+    n = hist.sizes["sample"]
+    return (hist["Rg"].values + rng.normal(0, 0.02, n),
+            hist["vR"].values + rng.normal(0, 4.0, n))
+
+
+def figure_phase_space(hist, maps, path):
+    plt = _plt()
+    panels = (("alpha_plus_beta", "α + β", "viridis", (0.0, 0.6)),
+              ("omega", "ω [rad]", "magma", (0.0, 2 * np.pi)),
+              ("phi600", "φ₆₀₀ [rad]", "twilight", (0.0, 2 * np.pi)),
+              ("A_phi", "A_Φ", "cividis", (0.6, 1.6)),
+              ("beta_fraction", "β / (α + β)", "plasma", (0.0, 1.0)))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.2))
+    x, y = _jitter(hist)
+    q = maps["quality"].values
+    for ax, (name, label, cmap, lims) in zip(axes, panels, strict=True):
+        ok = q <= 1
+        sc = ax.scatter(x[ok], y[ok], c=maps[name].values[ok], cmap=cmap, vmin=lims[0],
+                        vmax=lims[1], s=28, edgecolors="k", linewidths=0.3)
+        if (q == 1).any():
+            ax.plot(x[q == 1], y[q == 1], "x", color="k", ms=5)
+        if (q >= 2).any():
+            ax.plot(x[q >= 2], y[q >= 2], ".", color="0.6", ms=3, label="no spiral / not fitted")
+            ax.legend(fontsize=7, loc="lower left")
+        ax.set_xlabel("R_g [kpc]")
+        ax.set_ylabel("v_R [km/s] (sample mean)")
+        ax.set_title(label.split(" [")[0])
+        plt.colorbar(sc, ax=ax).set_label(label)
+    fig.suptitle("Widmark+2025 Figs. 6 and 13: phase-space samples in (R_g, v_R), with the "
+                 "paper's display jitter of 20 pc and 4 km/s", fontsize=11)
+    _legend_note(fig, "×: dubious fit; grey dots: no spiral or not fitted")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.93))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure_back_propagated(orbits_ds, maps, path):
+    plt = _plt()
+    times = [0.0, *orbits_ds["time"].values]
+    fig, axes = plt.subplots(1, len(times), figsize=(3.9 * len(times), 4.3), sharey=True)
+    q = maps["quality"].values
+    ok = q <= 1
+    amp = maps["alpha_plus_beta"].values
+    sc = None
+    for ax, t in zip(axes, times, strict=True):
+        if t == 0.0:
+            X, Y = orbits_ds["X0"].values, orbits_ds["Y0"].values
+        else:
+            X, Y = (orbits_ds[c].sel(time=t).values for c in ("X", "Y"))
+        ax.plot(X[~ok], Y[~ok], ".", color="0.7", ms=3)
+        sc = ax.scatter(X[ok], Y[ok], c=amp[ok], cmap="viridis", vmin=0, vmax=0.6, s=16,
+                        edgecolors="k", linewidths=0.2)
+        tt = np.linspace(0, 2 * np.pi, 400)
+        for r in range(2, 16, 2):  # grid lines every 2 kpc in R and 45° in azimuth
+            ax.plot(FRAME.R0 + r * np.cos(tt), r * np.sin(tt), ":", lw=0.6, color="0.5")
+        for a in np.radians(np.arange(0, 360, 45)):
+            ax.plot([FRAME.R0, FRAME.R0 - 16 * np.cos(a)], [0, 16 * np.sin(a)], ":", lw=0.6,
+                    color="0.5")
+        ax.plot(0, 0, "o", color="k", ms=4)
+        ax.set_xlim(-6, 10)
+        ax.set_ylim(-12, 6)
+        ax.set_aspect("equal")
+        ax.set_title(f"t = {t:g} Myr")
+        ax.set_xlabel("X [kpc]")
+    axes[0].set_ylabel("Y [kpc]")
+    fig.colorbar(sc, ax=list(axes), shrink=0.8).set_label("α + β")
+    fig.suptitle("Widmark+2025 Fig. 7: phase-space samples back-propagated in the planar "
+                 "potential (Eq. 15), coloured by α + β (grey: no spiral)", fontsize=11)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def figure_winding(hist_s, maps_s, hist_p, maps_p, t_p, truth, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    qs = maps_s["quality"].values
+    ax.plot(hist_s["R"].values[qs == 0], maps_s["t_omega"].values[qs == 0], "o", ms=5,
+            mfc="tab:blue", mec="k", mew=0.4, label="spatial samples vs R (Eq. 28)")
+    if maps_p is not None:
+        qp = maps_p["quality"].values
+        ax.plot(hist_p["Rg"].values[qp == 0], t_p.values[qp == 0], "D", ms=5,
+                mfc="tab:orange", mec="k", mew=0.4,
+                label="phase-space samples vs R_g (§6.4, epicycle)")
+    if truth is not None:
+        r, t_true = truth
+        ax.plot(r, t_true, color="tab:green",
+                label="mock truth ω / 2π√A(R) [1/P(300) − 1/P(800)]")
+    ax.set_xlabel("R or R_g [kpc]")
+    ax.set_ylabel("t_ω (winding time) [Myr]")
+    ax.legend(fontsize=8)
+    ax.set_title("Widmark+2025 Fig. 9: winding time against radius (good fits)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure_residuals(panels, path):
+    """Rows: samples; columns: data, model, (data − model)/√model."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(panels), 3, figsize=(12.5, 3.3 * len(panels)), squeeze=False)
+    for row, (label, m) in enumerate(panels):
+        top = float(np.nanmax(m["data"]))
+        for col, (name, cmap, lims, cl) in enumerate((
+                ("data", "Greys", (0, top), "stars per bin"),
+                ("model", "Greys", (0, top), "model counts per bin"),
+                ("residual", "RdBu_r", (-3, 3), "(data − model) / √model"))):
+            ax = axes[row, col]
+            pm = ax.pcolormesh(m["w"], m["z"], m[name], cmap=cmap, vmin=lims[0], vmax=lims[1],
+                               shading="nearest")
+            fig.colorbar(pm, ax=ax).set_label(cl)
+            ax.set_xlabel("w = W + W⊙ [km/s]")
+            ax.set_ylabel("Z [kpc]")
+            ax.set_title(f"{label}: {name}", fontsize=9)
+    fig.suptitle("z–w histograms, fitted model (row-normalised) and residuals", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+def _circ(phi: np.ndarray) -> tuple[float, float]:
+    """Circular mean in [0, 2π) and circular standard deviation √(−2 ln R̄)."""
+    phi = phi[np.isfinite(phi)]
+    if not phi.size:
+        return np.nan, np.nan
+    z = np.mean(np.exp(1j * phi))
+    return float(np.mod(np.angle(z), 2 * np.pi)), float(np.sqrt(-2 * np.log(abs(z))))
+
+
+def _median_err(x: np.ndarray) -> tuple[float, float, float]:
+    """Median, half the 16–84 % spread, and the error of the median (1.2533 σ/√n)."""
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return np.nan, np.nan, np.nan
+    lo, mid, hi = np.percentile(x, [16, 50, 84])
+    return float(mid), float((hi - lo) / 2), float(1.2533 * (hi - lo) / 2 / np.sqrt(x.size))
+
+
+def summarise(table, label, maps, truth_A=None):
+    q = maps["quality"].values
+    for k, name in QUALITY_NAMES.items():
+        table.add(f"{label}: samples {name}", int((q == k).sum()))
+    good = q == 0
+    out = {}
+    if truth_A is not None:
+        ratio = maps["A_phi"].values[good] / truth_A[good]
+        mid, spread, err = _median_err(ratio)
+        table.add(f"{label}: median A_Φ / A_Φ,true (good)", mid, err, "",
+                  f"16–84 % half-spread {spread:.3f}")
+        out["A_ratio"] = mid
+    for name, units in (("A_phi", ""), ("omega", "rad"), ("alpha", ""), ("beta", ""),
+                        ("alpha_plus_beta", ""), ("W_sun", "km/s")):
+        mid, spread, err = _median_err(maps[name].values[good])
+        table.add(f"{label}: median {name} (good)", mid, err, units,
+                  f"16–84 % half-spread {spread:.3f}")
+        out[name] = mid
+    mean, sd = _circ(maps["phi600"].values[good])
+    n = max(int(good.sum()), 1)
+    table.add(f"{label}: circular mean phi600 (good)", mean, sd / np.sqrt(n), "rad",
+              f"circular s.d. {sd:.3f}")
+    out["phi600"] = mean
+    return out
+
+
+def _log(progress: bool, text: str) -> None:
+    if progress:
+        print(text, flush=True)
+
+
+def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = N_DEFAULT,
+        seed: int = 1, out: str | Path = f"cubes-{NAME}", progress: bool = True,
+        min_stars: int = MIN_STARS, ps_min_stars: int | None = None, workers: int = 2,
+        residual_samples: int = 3) -> dict:
+    clock = _common.Clock()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    is_mock = catalog is None
+    if ps_min_stars is None:
+        ps_min_stars = MOCK_PS_MIN_STARS if is_mock else MIN_STARS
+    stars = _common.catalog(catalog, survey, lambda: default_mock(n, seed))
+    if is_mock:
+        stars = stars.persist()
+    t_catalog = clock()
+    _log(progress, f"{t_catalog:.1f} s: catalog")
+    n_read = int(stars.sizes["star"])
+    stars = phase_space(quality_cuts(stars)).persist()
+    truth = stars.attrs.get("truth") if is_mock else None
+    disk = mock.DiskModel.from_describe(truth["disk"]) if truth else None
+    table = _common.Table("Widmark et al. 2025 (spec 004): headline numbers")
+    table.add("stars read", n_read)
+    table.add("stars after the quality cuts (parallax/error > 10, RUWE < 1.4)",
+              int(stars["selected"].sum()))
+
+    # scheme A: spatial cells
+    hist_s, axis = spatial_histograms(stars, min_stars)
+    table.add(f"spatial cells with > {min_stars} stars (fitted and mapped)", hist_s.sizes["cell"],
+              None, "", f"of {axis.size} hexagons of 400 pc within 4 kpc")
+    _log(progress, f"{clock():.1f} s: spatial histograms, fitting {hist_s.sizes['cell']} cells")
+    maps_s = fit_maps(hist_s, "cell", workers, z_sun=Z_SUN, min_stars=min_stars)
+    t_spatial = clock()
+    _log(progress, f"{t_spatial:.1f} s: spatial fits done")
+    # scheme B: phase-space samples
+    hist_p, _ = phase_space_histograms(stars, ps_min_stars)
+    table.add(f"phase-space samples with > {ps_min_stars} stars", hist_p.sizes["sample"], None,
+              "", "19 cells within 1 kpc x 25 km/s hexagons in (v_R, v_phi)")
+    _log(progress, f"{clock():.1f} s: phase-space histograms, fitting "
+                   f"{hist_p.sizes['sample']} samples")
+    maps_p = fit_maps(hist_p, "sample", workers, z_sun=Z_SUN, w_sun=W_SUN_PHASE_SPACE,
+                      min_stars=min(ps_min_stars, min_stars))
+    t_phase = clock()
+    _log(progress, f"{t_phase:.1f} s: phase-space fits done")
+
+    truth_s = disk.amplitude(hist_s["R"].values) if disk else None
+    truth_p = disk.amplitude(hist_p["R"].values) if disk else None
+    if truth:
+        sp = next(s for s in truth["signals"] if s.get("kind") == "phase_spiral")
+        table.add("truth: A_Φ,⊙ (disk model A0)", disk.A0)
+        table.add("truth: h_A (A_Φ scale length)", disk.h_A, None, "kpc")
+        for k, u in (("omega", "rad"), ("phi600", "rad"), ("alpha", ""), ("beta", "")):
+            table.add(f"truth: {k}", sp[k], None, u, "the injected spiral, all R")
+    rec_s = summarise(table, "spatial", maps_s, truth_s)
+    rec_p = summarise(table, "phase-space", maps_p, truth_p) if maps_p is not None else {}
+
+    # A_Φ(R) (Fig. 5): good and dubious spatial fits, L1, σ ∝ 1/√N
+    use = maps_s["quality"] <= cs.DUBIOUS
+    profile = exponential_fit(maps_s["A_phi"], hist_s["R"], n_stars=hist_s["n_stars"],
+                              mask=use, norm="l1", R0=FRAME.R0)
+    table.add("A_Φ(R) fit: A_Φ,⊙", profile["A_sun"], profile["A_sun_error"], "",
+              f"L1, sigma ~ 1/sqrt(N), {int(profile['n_used'])} spatial samples (good + dubious)")
+    table.add("A_Φ(R) fit: h_R", profile["h_R"], profile["h_R_error"], "kpc",
+              "jackknife over samples")
+    # winding times (Fig. 9)
+    t_p = (winding_time_epicycle(maps_p["omega"], hist_p["R"], hist_p["Rg"], profile)
+           if maps_p is not None else None)
+    mid, spread, err = _median_err(maps_s["t_omega"].values[maps_s["quality"].values == 0])
+    table.add("spatial: median t_omega, Eq. 28 (good)", mid, err, "Myr",
+              f"16–84 % half-spread {spread:.0f}")
+    mid, spread, err = _median_err(
+        maps_s["t_omega_model"].values[maps_s["quality"].values == 0])
+    table.add("spatial: median t_omega, model-consistent (good)", mid, err, "Myr",
+              f"16–84 % half-spread {spread:.0f}")
+    if t_p is not None:
+        mid, spread, err = _median_err(t_p.values[maps_p["quality"].values == 0])
+        table.add("phase-space: median t_omega, section 6.4 (good)", mid, err, "Myr",
+                  f"16–84 % half-spread {spread:.0f}")
+
+    # figures
+    figure_spatial(axis, hist_s, maps_s, (
+        ("A_phi", "A_Φ", "cividis", (0.7, 1.4)),
+        ("omega", "ω [rad]", "magma", (0.0, 2 * np.pi)),
+        ("phi600", "φ₆₀₀ [rad]", "twilight", (0.0, 2 * np.pi))),
+        f"Widmark+2025 Fig. 4: spatial maps ({hist_s.sizes['cell']} cells with > "
+        f"{min_stars} stars)", out / "fig4_spatial_maps.png")
+    figure_spatial(axis, hist_s, maps_s, (
+        ("alpha_plus_beta", "α + β", "viridis", (0.0, 0.6)),
+        ("beta_fraction", "β / (α + β)", "plasma", (0.0, 1.0))),
+        "Widmark+2025 Fig. 12: spatial amplitudes", out / "fig12_spatial_amplitudes.png")
+    figure_radial(hist_s, maps_s, profile, disk, out / "fig5_A_phi_R.png")
+    orbits_ds = None
+    if maps_p is not None:
+        figure_phase_space(hist_p, maps_p, out / "fig6_phase_space_maps.png")
+        orbits_ds = back_propagate(hist_p["R"], hist_p["phi"], hist_p["vR"], hist_p["Lz"],
+                                   times=PAPER_TIMES, potential=POTENTIAL)
+        rad = np.radians(hist_p["phi"].values)
+        orbits_ds["X0"] = ("sample", FRAME.R0 - hist_p["R"].values * np.cos(rad),
+                           {"units": "kpc"})
+        orbits_ds["Y0"] = ("sample", hist_p["R"].values * np.sin(rad), {"units": "kpc"})
+        figure_back_propagated(orbits_ds, maps_p, out / "fig7_back_propagated.png")
+    r = np.linspace(float(hist_s["R"].min()) - 0.2, float(hist_s["R"].max()) + 0.2, 50)
+    truth_curve = None
+    if truth:
+        truth_curve = (r, cs.winding_time_model(sp["omega"], disk.amplitude(r)))
+    figure_winding(hist_s, maps_s, hist_p, maps_p, t_p, truth_curve,
+                   out / "fig9_winding_time.png")
+    panels = []
+    good = np.flatnonzero(maps_s["quality"].values <= cs.DUBIOUS)
+    if good.size:
+        order = good[np.argsort(-maps_s["loglike_gain"].values[good])]
+        picks = order[np.linspace(0, order.size - 1, min(residual_samples, order.size))
+                      .round().astype(int)]
+        for i in dict.fromkeys(picks):
+            h, m = hist_s.isel(cell=i), maps_s.isel(cell=i)
+            panels.append((f"cell {int(h.cell)} (X, Y = {float(h.X):.1f}, {float(h.Y):.1f} kpc;"
+                           f" gain {float(m.loglike_gain):.0f})", model_histogram(h, m)))
+    gp = np.flatnonzero(maps_p["quality"].values <= cs.DUBIOUS) if maps_p is not None \
+        else []
+    if len(gp):
+        i = gp[np.argmax(maps_p["loglike_gain"].values[gp])]
+        h, m = hist_p.isel(sample=i), maps_p.isel(sample=i)
+        panels.append((f"phase-space sample {i} (R_g {float(h.Rg):.2f} kpc, v_R "
+                       f"{float(h.vR):.0f} km/s)", model_histogram(h, m)))
+    if panels:
+        figure_residuals(panels, out / "residuals_zw.png")
+
+    maps_s.drop_vars("reason").assign(sigma_w=hist_s["sigma_w"].variable).to_netcdf(
+        out / f"{NAME}_spatial_maps.nc")
+    if maps_p is not None:
+        maps_p.drop_vars("reason").assign(sigma_w=hist_p["sigma_w"].variable).to_netcdf(
+            out / f"{NAME}_phase_space_maps.nc")
+    table.add("time: catalog (mock draw)", t_catalog, None, "s")
+    table.add("time: spatial scheme (samples, histograms, fits)", t_spatial - t_catalog, None,
+              "s")
+    table.add("time: phase-space scheme", t_phase - t_spatial, None, "s")
+    table.add("wall time", clock(), None, "s")
+    csv_path, md_path = table.write(out, f"{NAME}_table")
+    print(md_path.read_text())
+    return {"table": table.rows, "spatial": maps_s, "phase_space": maps_p, "hist_spatial": hist_s,
+            "hist_phase_space": hist_p, "profile": profile, "orbits": orbits_ds,
+            "recovered": {"spatial": rec_s, "phase_space": rec_p}, "out": str(out),
+            "seconds": clock()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _common.parser(NAME, __doc__.splitlines()[0], n_default=N_DEFAULT)
+    p.add_argument("--min-stars", type=int, default=MIN_STARS,
+                   help="spatial cells with more stars than this are fitted")
+    p.add_argument("--ps-min-stars", type=int, default=None,
+                   help=f"phase-space acceptance (default {MIN_STARS}; "
+                        f"{MOCK_PS_MIN_STARS} on the default mock)")
+    p.add_argument("--workers", type=int, default=2, help="threads for the fits")
+    a = p.parse_args(argv)
+    run(a.catalog, a.survey, a.n, a.seed, a.out, not a.no_progress, a.min_stars,
+        a.ps_min_stars, a.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
