@@ -198,17 +198,6 @@ def radial_trends(cube: xr.Dataset) -> xr.DataArray:
     return xr.concat([gdw, oba], "teff_group").transpose("teff_group", "R", ...).compute()
 
 
-class _Trend(xr.DataArray):
-    """A trend that compares unequal to the mode names: ``median_gradient`` tests
-    ``radial not in (None, "median", "linear")``, which compares a DataArray elementwise and
-    raises (library bug, reported); this makes the documented DataArray form usable."""
-
-    __slots__ = ()
-
-    def __eq__(self, other):
-        return False if other is None or isinstance(other, str) else super().__eq__(other)
-
-
 def vertical_gradients(cubes_: dict, trend: xr.DataArray) -> dict:
     """§4.1 steps 6–7, §4.3: the median-profile fits along |Z| and Z_max, with the radial
     correction ("corrected") and without ("raw").
@@ -220,8 +209,7 @@ def vertical_gradients(cubes_: dict, trend: xr.DataArray) -> dict:
     pulls up to 6σ, the larger of the two an rms pull of 0.9 with 96 % within 2σ."""
     res = {}
     for dim, cube in cubes_.items():
-        given = _Trend(trend.variable, coords=trend.coords, name=trend.name)
-        for mode, radial in (("corrected", given), ("raw", None)):
+        for mode, radial in (("corrected", trend), ("raw", None)):
             g = gradients.median_gradient(cube, "feh", dim, radius_bins=R_BINS, radial=radial,
                                           min_count=MIN_STARS)
             e = cubes.estimate(g[["slope", "slope_stderr", "intercept", "median_feh"]]).compute()

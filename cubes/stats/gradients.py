@@ -471,7 +471,7 @@ def median_gradient(cube: xr.Dataset, value: str, dim: str, *, radius: str = "R"
         raise ValueError(f"{what}: medians need {value!r} as a finely binned dim of the cube "
                          f"(axes={{..., {value!r}: axes.regular(-1.5, 1.0, 0.01)}}); dims are "
                          f"{list(cube.dims)!r}")
-    if radial not in RADIAL_MODES and not isinstance(radial, xr.DataArray):
+    if not isinstance(radial, xr.DataArray) and radial not in RADIAL_MODES:
         raise ValueError(f"radial must be one of {RADIAL_MODES!r} or a DataArray trend on "
                          f"{radius!r}, got {radial!r}")
     if (radial is not None or radius_bins is not None) and radius not in cube.dims:
@@ -500,7 +500,7 @@ def median_gradient(cube: xr.Dataset, value: str, dim: str, *, radius: str = "R"
     med = xr.apply_ufunc(
         shifted_quantile, w, trend.astype(np.float64), member,
         input_core_dims=[[*rows, value], rows, [*rows, grp]], output_core_dims=[[grp, "_q"]],
-        kwargs={"edges": edges, "q": np.array([0.5])}, vectorize=True, dask="parallelized",
+        kwargs={"edges": edges, "q": np.array([0.5])}, dask="parallelized",
         output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"_q": 1}},
     ).isel(_q=0, drop=True)
     count = xr.dot(w.sum(value), member, dim=rows)
