@@ -6,8 +6,8 @@ Methods (spec ../shared/specs/004_widmark2025_phase_spiral_maps.md):
 
 1. Catalog: a Gaia DR3 file, or by default a Gaia-like mock in the paper's frame with a
    Widmark-model phase spiral of known (ω, φ₆₀₀, α, β) in the disk's own potential
-   A(R) Φ⊙, A(R) = exp(−(R − R⊙)/3 kpc) (docs/mocks.md). The mock is limited to 1.3 kpc from
-   the Sun so that its cells reach the paper's sample sizes at an affordable n.
+   A(R) Φ⊙, A(R) = exp(−(R − R⊙)/3 kpc) (docs/mocks.md): 10⁷ stars within 2 kpc of the
+   Sun, so that ~110 spatial cells and ~130 phase-space samples pass the paper's 4000 stars.
 2. Quality cuts (§2.4): ϖ/σ_ϖ > 10 and RUWE < 1.4 (no XP parallaxes, BNN RVs or cluster
    membership: §2.2, §2.3 and cut 3 need catalogs this recipe does not read).
 3. Frame (§1): R⊙ = 8.178 kpc, Z⊙ = 20 pc, (U, V, W)⊙ = (11.1, 12.24, 7.25) km/s,
@@ -18,7 +18,7 @@ Methods (spec ../shared/specs/004_widmark2025_phase_spiral_maps.md):
    (4000) stars are fitted; the map shows those.
 5. Scheme B (§3.2): the 19 hexagons within 1 kpc, RV required, split by 25 km/s hexagons in
    (v_R, v_φ) around each cell's mean; samples with more than ``--ps-min-stars`` stars
-   (4000, the paper's; the default mock affords fewer, see the docs page).
+   (4000, the paper's).
 6. Histograms (§4): 120 × 120 in heliocentric Z ∈ [−1, 1] kpc and W ∈ ±3σ_w.
 7. Fit (§5, ``cubes.spiral.fit``, row-conditional likelihood): Z⊙ = 20 pc; W⊙ free for the
    spatial cells, fixed at 7.25 km/s for the phase-space samples.
@@ -59,9 +59,8 @@ W_SUN_PHASE_SPACE = 7.25  # km/s, fixed for the phase-space samples (Table 1)
 MIN_STARS = 4000  # the paper's acceptance (§3.2), also used for the spatial map
 #: the default mock: its phase spiral (truth) and survey volume
 MOCK_SPIRAL = mock.PhaseSpiral(alpha=0.25, beta=0.10, omega=3.5, phi600=1.0)
-MOCK_D_MAX = 1.3  # kpc
-MOCK_PS_MIN_STARS = 1500  # the default mock's phase-space acceptance (4000 needs ~1.6 M stars)
-N_DEFAULT = 600_000
+MOCK_D_MAX = 2.0  # kpc
+N_DEFAULT = 10_000_000
 POTENTIAL = PlanarPotential(vc0=FRAME.vc, R0=FRAME.R0, slope=-2.0)  # Eq. 13, s = −2 km/s/kpc
 QUALITY_NAMES = {0: "good", 1: "dubious", 2: "no spiral", 3: "not fitted"}
 
@@ -80,10 +79,17 @@ def quality_cuts(stars: xr.Dataset) -> xr.Dataset:
     return cubes.select(stars, *cuts)
 
 
+#: the catalog columns the recipe reads (the rest of a wide catalog is never loaded)
+COLUMNS = ("source_id", "ra", "dec", "parallax", "parallax_error", "pmra", "pmdec",
+           "radial_velocity", "ruwe", "selected")
+
+
 def phase_space(stars: xr.Dataset) -> xr.Dataset:
     """§1–§2.5: heliocentric (X, Y, Z, U, V, W) and Galactocentric (R, φ, v_R, v_φ, L_z) in the
-    paper's frame; RV-less stars get the rotation-projection fallback (``rv_assumed``)."""
-    return cubes.galactocentric(stars, FRAME, outputs=OUTPUTS, rv_fallback=True)
+    paper's frame; RV-less stars get the rotation-projection fallback (``rv_assumed``). No
+    velocity errors: the fit models the observed (error-convolved) phase space."""
+    stars = stars[[c for c in COLUMNS if c in stars.variables]]
+    return cubes.galactocentric(stars, FRAME, outputs=OUTPUTS, rv_fallback=True, errors=False)
 
 
 def _columns(stars: xr.Dataset, names) -> dict[str, np.ndarray]:
@@ -226,12 +232,17 @@ def model_histogram(hist: xr.Dataset, maps: xr.Dataset, rebin: int = 2) -> xr.Da
     else:
         F = B
     rows = c.sum(1)
-    mu = F * np.where(F.sum(1) > 0, rows / np.maximum(F.sum(1), 1e-300), 0.0)[:, None]
+
+    def row_normalised(M):
+        return M * np.where(M.sum(1) > 0, rows / np.maximum(M.sum(1), 1e-300), 0.0)[:, None]
+
+    mu, bg = row_normalised(F), row_normalised(B)
     resid = np.where(mu > 0, (c - mu) / np.sqrt(np.maximum(mu, 1e-12)), 0.0)
     coords = {"z": ("z", zc - Z_SUN, {"units": "kpc", "long_name": "heliocentric Z"}),
               "w": ("w", wc, {"units": "km/s", "long_name": "w = W + W_sun"})}
     return xr.Dataset({"data": (("z", "w"), c), "model": (("z", "w"), mu),
-                       "residual": (("z", "w"), resid)}, coords=coords)
+                       "background": (("z", "w"), bg), "residual": (("z", "w"), resid)},
+                      coords=coords)
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -245,18 +256,23 @@ def _plt():
     return plt
 
 
-def _sun_and_circles(ax, radii=range(5, 13)):
-    t = np.linspace(0, 2 * np.pi, 400)
+def _sun_and_circles(ax, extent, radii=range(3, 15)):
+    """Circles of constant R (dotted, labelled where they cross the top edge) and the Sun."""
+    t = np.linspace(0, 2 * np.pi, 721)
+    x0, x1, y0, y1 = extent
+    y_lab = y1 - 0.06 * (y1 - y0)
     for r in radii:
-        ax.plot(FRAME.R0 + r * np.cos(t), r * np.sin(t), ls=":", lw=0.7, color="0.35")
-        if abs(r - FRAME.R0) < 2.2:
-            ax.annotate(f"R = {r}", (FRAME.R0 - r, 0.0), fontsize=7, color="0.3",
-                        xytext=(2, 2), textcoords="offset points")
+        ax.plot(FRAME.R0 + r * np.cos(t), r * np.sin(t), ls=":", lw=0.8, color="0.3")
+        if r > abs(y_lab):
+            x = FRAME.R0 - np.sqrt(r * r - y_lab * y_lab)
+            if x0 < x < x1:
+                ax.text(x, y_lab, f"{r}", fontsize=7, color="0.2", ha="center", va="center",
+                        bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.8})
     ax.plot(0, 0, "o", color="k", ms=5, zorder=5)
 
 
 def hex_map(ax, axis, cells, values, *, cmap, vmin, vmax, quality=None, label="",
-            extent=None):
+            extent=None, truth=None):
     """Filled hexagons (the axis's vertices) for ``cells``; quality 1 → a cross, 2 → hatched
     grey (no spiral), 3 → empty outline (not fitted)."""
     from matplotlib.collections import PolyCollection
@@ -280,10 +296,13 @@ def hex_map(ax, axis, cells, values, *, cmap, vmin, vmax, quality=None, label=""
     cx, cy = axis.centers()
     if (q == 1).any():
         ax.plot(cx[cells][q == 1], cy[cells][q == 1], "x", color="k", ms=5, mew=1.0)
-    _sun_and_circles(ax)
     if extent is None:
         r = np.max(np.hypot(cx[cells], cy[cells])) + axis.spacing
         extent = (-r, r, -r, r)
+    _sun_and_circles(ax, extent)
+    t = np.linspace(0, 2 * np.pi, 361)
+    ax.plot(1.6 * np.cos(t), 1.6 * np.sin(t), color="k", lw=1.8)  # RV required inside (§3.1)
+    ax.plot(1.0 * np.cos(t), 1.0 * np.sin(t), color="w", lw=1.2, ls="--")  # scheme B cells
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
@@ -291,25 +310,41 @@ def hex_map(ax, axis, cells, values, *, cmap, vmin, vmax, quality=None, label=""
     ax.set_ylabel("Y [kpc] (direction of rotation)")
     cb = plt.colorbar(pc, ax=ax, shrink=0.85)
     cb.set_label(label)
+    if truth is not None and np.isfinite(truth):
+        cb.ax.axhline(truth, color="tab:green", lw=2.5)
+        cb.ax.text(1.05, truth, "truth", transform=cb.ax.get_yaxis_transform(), fontsize=7,
+                   color="tab:green", va="bottom", ha="left", rotation=90)
     return pc
 
 
-def _legend_note(fig, text):
-    fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="0.25")
+def _legend_note(fig, text) -> float:
+    """A wrapped note under the panels; returns the figure fraction it takes."""
+    import textwrap
+
+    width = int(fig.get_figwidth() * 15)
+    lines = textwrap.wrap(" ".join(text.split()), width)
+    fig.text(0.5, 0.008, "\n".join(lines), ha="center", va="bottom", fontsize=8, color="0.25")
+    return (0.25 + 0.16 * len(lines)) / fig.get_figheight()
 
 
-def figure_spatial(axis, hist, maps, panels, title, path):
+def figure_spatial(axis, hist, maps, panels, title, path, truth=None):
+    """Hex maps of ``panels`` = (variable, label, colour map, limits); ``truth`` {variable:
+    value} marks the mock's truth on the colour bars."""
     plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 5.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 5.2), squeeze=False)
     cells = hist["cell"].values
     for ax, (name, label, cmap, lims) in zip(axes[0], panels, strict=True):
         hex_map(ax, axis, cells, maps[name].values, cmap=cmap, vmin=lims[0], vmax=lims[1],
-                quality=maps["quality"].values, label=label)
+                quality=maps["quality"].values, label=label,
+                truth=(truth or {}).get(name))
         ax.set_title(label.split(" [")[0])
     fig.suptitle(title, fontsize=11)
-    _legend_note(fig, "black dot: the Sun; dotted: circles of constant R (kpc); ×: dubious "
-                 "fit; hatched grey: no spiral; outline: not fitted")
-    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    bottom = _legend_note(fig, "black dot: the Sun; dotted: circles of constant "
+                          "Galactocentric R (kpc, labelled at the top); thick black: cell "
+                          "centres within 1.6 kpc need an RV; white dashed: 1 kpc (phase-space "
+                          "cells); ×: dubious fit; hatched grey: no spiral found; outline: not "
+                          "fitted")
+    fig.tight_layout(rect=(0, bottom, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -362,21 +397,28 @@ def figure_phase_space(hist, maps, path):
     q = maps["quality"].values
     for ax, (name, label, cmap, lims) in zip(axes, panels, strict=True):
         ok = q <= 1
+        faint = q == 2  # fitted, but below the detection threshold: drawn faint
+        if faint.any():
+            ax.scatter(x[faint], y[faint], c=maps[name].values[faint], cmap=cmap,
+                       vmin=lims[0], vmax=lims[1], s=10, alpha=0.45, marker="s",
+                       label="no spiral found (fit shown faint)")
         sc = ax.scatter(x[ok], y[ok], c=maps[name].values[ok], cmap=cmap, vmin=lims[0],
-                        vmax=lims[1], s=28, edgecolors="k", linewidths=0.3)
+                        vmax=lims[1], s=40, edgecolors="k", linewidths=0.6, label="good fit")
         if (q == 1).any():
             ax.plot(x[q == 1], y[q == 1], "x", color="k", ms=5)
-        if (q >= 2).any():
-            ax.plot(x[q >= 2], y[q >= 2], ".", color="0.6", ms=3, label="no spiral / not fitted")
-            ax.legend(fontsize=7, loc="lower left")
+        if (q == 3).any():
+            ax.plot(x[q == 3], y[q == 3], ".", color="0.5", ms=3, label="not fitted")
+        ax.legend(fontsize=6.5, loc="lower left")
         ax.set_xlabel("R_g [kpc]")
         ax.set_ylabel("v_R [km/s] (sample mean)")
         ax.set_title(label.split(" [")[0])
         plt.colorbar(sc, ax=ax).set_label(label)
     fig.suptitle("Widmark+2025 Figs. 6 and 13: phase-space samples in (R_g, v_R), with the "
                  "paper's display jitter of 20 pc and 4 km/s", fontsize=11)
-    _legend_note(fig, "×: dubious fit; grey dots: no spiral or not fitted")
-    fig.tight_layout(rect=(0, 0.04, 1, 0.93))
+    bottom = _legend_note(fig, "large circles: good fits; ×: dubious; faint squares: fitted "
+                          "but no spiral detected (likelihood gain < gain_min); grey dots: not "
+                          "fitted")
+    fig.tight_layout(rect=(0, bottom, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -404,15 +446,18 @@ def figure_back_propagated(orbits_ds, maps, path):
             ax.plot([FRAME.R0, FRAME.R0 - 16 * np.cos(a)], [0, 16 * np.sin(a)], ":", lw=0.6,
                     color="0.5")
         ax.plot(0, 0, "o", color="k", ms=4)
-        ax.set_xlim(-6, 10)
-        ax.set_ylim(-12, 6)
+        ax.plot(FRAME.R0, 0, "+", color="k", ms=8)
+        ax.set_xlim(FRAME.R0 - 12, FRAME.R0 + 12)
+        ax.set_ylim(-12, 12)
         ax.set_aspect("equal")
         ax.set_title(f"t = {t:g} Myr")
         ax.set_xlabel("X [kpc]")
     axes[0].set_ylabel("Y [kpc]")
     fig.colorbar(sc, ax=list(axes), shrink=0.8).set_label("α + β")
     fig.suptitle("Widmark+2025 Fig. 7: phase-space samples back-propagated in the planar "
-                 "potential (Eq. 15), coloured by α + β (grey: no spiral)", fontsize=11)
+                 "potential (Eq. 15), coloured by α + β (grey: no spiral); dot: the Sun today, "
+                 "+: the Galactic centre; grid every 2 kpc in R and 45° in azimuth",
+                 fontsize=10)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
@@ -422,7 +467,10 @@ def figure_winding(hist_s, maps_s, hist_p, maps_p, t_p, truth, path):
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     qs = maps_s["quality"].values
     ax.plot(hist_s["R"].values[qs == 0], maps_s["t_omega"].values[qs == 0], "o", ms=5,
-            mfc="tab:blue", mec="k", mew=0.4, label="spatial samples vs R (Eq. 28)")
+            mfc="tab:blue", mec="k", mew=0.4, label="spatial samples vs R (Eq. 28, literal)")
+    ax.plot(hist_s["R"].values[qs == 0], maps_s["t_omega_model"].values[qs == 0], "o", ms=5,
+            mfc="none", mec="tab:blue", mew=0.8,
+            label="spatial samples vs R (model-consistent, own A_Φ)")
     if maps_p is not None:
         qp = maps_p["quality"].values
         ax.plot(hist_p["Rg"].values[qp == 0], t_p.values[qp == 0], "D", ms=5,
@@ -441,24 +489,42 @@ def figure_winding(hist_s, maps_s, hist_p, maps_p, t_p, truth, path):
     plt.close(fig)
 
 
-def figure_residuals(panels, path):
-    """Rows: samples; columns: data, model, (data − model)/√model."""
+def _smooth(x, sigma=1.0):
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(x, sigma, mode="nearest")
+
+
+def figure_residuals(panels, path, min_model=3.0):
+    """Per sample (rows): the data relative to the fitted background (the spiral as seen in
+    the data), the fitted model relative to the same background, and (data − model)/√model.
+    Bins with fewer than ``min_model`` expected stars are blank; the first and last columns
+    are smoothed by a Gaussian of one bin for display."""
     plt = _plt()
-    fig, axes = plt.subplots(len(panels), 3, figsize=(12.5, 3.3 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 3, figsize=(13.0, 3.4 * len(panels)), squeeze=False)
     for row, (label, m) in enumerate(panels):
-        top = float(np.nanmax(m["data"]))
-        for col, (name, cmap, lims, cl) in enumerate((
-                ("data", "Greys", (0, top), "stars per bin"),
-                ("model", "Greys", (0, top), "model counts per bin"),
-                ("residual", "RdBu_r", (-3, 3), "(data − model) / √model"))):
+        bg = m["background"].values
+        ok = m["model"].values >= min_model
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_data = _smooth(m["data"].values) / _smooth(bg) - 1.0
+            rel_model = m["model"].values / bg - 1.0
+        # a Gaussian of one bin averages ~4π bins: × √(4π) keeps unit variance for pure noise
+        resid = _smooth(m["residual"].values) * np.sqrt(4 * np.pi)
+        for col, (field, cmap, lim, cl, what) in enumerate((
+                (rel_data, "RdBu_r", 0.5, "data / background − 1", "data"),
+                (rel_model, "RdBu_r", 0.5, "model / background − 1", "fitted spiral"),
+                (resid, "PuOr_r", 3.0, "(data − model) / √model, smoothed ×√(4π)",
+                 "residual"))):
             ax = axes[row, col]
-            pm = ax.pcolormesh(m["w"], m["z"], m[name], cmap=cmap, vmin=lims[0], vmax=lims[1],
-                               shading="nearest")
-            fig.colorbar(pm, ax=ax).set_label(cl)
+            pm = ax.pcolormesh(m["w"], m["z"], np.where(ok, field, np.nan), cmap=cmap,
+                               vmin=-lim, vmax=lim, shading="nearest")
+            fig.colorbar(pm, ax=ax).set_label(cl, fontsize=8)
             ax.set_xlabel("w = W + W⊙ [km/s]")
             ax.set_ylabel("Z [kpc]")
-            ax.set_title(f"{label}: {name}", fontsize=9)
-    fig.suptitle("z–w histograms, fitted model (row-normalised) and residuals", fontsize=11)
+            ax.set_title(f"{label}\n{what}", fontsize=8.5)
+    fig.suptitle("z–w phase space of a few samples: data and fitted model relative to the "
+                 "step-1 background, and the residual (row-normalised model, 60 × 60 bins)",
+                 fontsize=10.5)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -524,15 +590,13 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = N_DEFAULT
     out.mkdir(parents=True, exist_ok=True)
     is_mock = catalog is None
     if ps_min_stars is None:
-        ps_min_stars = MOCK_PS_MIN_STARS if is_mock else MIN_STARS
+        ps_min_stars = min_stars
     stars = _common.catalog(catalog, survey, lambda: default_mock(n, seed))
-    if is_mock:
-        stars = stars.persist()
-    t_catalog = clock()
-    _log(progress, f"{t_catalog:.1f} s: catalog")
-    n_read = int(stars.sizes["star"])
-    stars = phase_space(quality_cuts(stars)).persist()
     truth = stars.attrs.get("truth") if is_mock else None
+    n_read = int(stars.sizes["star"])
+    stars = phase_space(quality_cuts(stars)).persist()  # the only pass over the catalog
+    t_catalog = clock()
+    _log(progress, f"{t_catalog:.1f} s: catalog, cuts and frame")
     disk = mock.DiskModel.from_describe(truth["disk"]) if truth else None
     table = _common.Table("Widmark et al. 2025 (spec 004): headline numbers")
     table.add("stars read", n_read)
@@ -593,16 +657,24 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = N_DEFAULT
                   f"16–84 % half-spread {spread:.0f}")
 
     # figures
-    figure_spatial(axis, hist_s, maps_s, (
-        ("A_phi", "A_Φ", "cividis", (0.7, 1.4)),
-        ("omega", "ω [rad]", "magma", (0.0, 2 * np.pi)),
-        ("phi600", "φ₆₀₀ [rad]", "twilight", (0.0, 2 * np.pi))),
-        f"Widmark+2025 Fig. 4: spatial maps ({hist_s.sizes['cell']} cells with > "
-        f"{min_stars} stars)", out / "fig4_spatial_maps.png")
+    panels = [("A_phi", "A_Φ", "cividis", (0.5, 2.0)),
+              ("omega", "ω [rad]", "magma", (0.0, 2 * np.pi)),
+              ("phi600", "φ₆₀₀ [rad]", "twilight", (0.0, 2 * np.pi))]
+    marks = {}
+    if truth:
+        maps_s["A_phi_over_truth"] = maps_s["A_phi"] / xr.DataArray(truth_s, dims="cell")
+        panels.append(("A_phi_over_truth", "A_Φ / A_Φ,true (mock)", "RdBu_r", (0.8, 1.2)))
+        marks = {"omega": sp["omega"], "phi600": sp["phi600"], "A_phi_over_truth": 1.0,
+                 "alpha_plus_beta": sp["alpha"] + sp["beta"],
+                 "beta_fraction": sp["beta"] / (sp["alpha"] + sp["beta"])}
+    figure_spatial(axis, hist_s, maps_s, panels,
+                   f"Widmark+2025 Fig. 4: spatial maps ({hist_s.sizes['cell']} cells with > "
+                   f"{min_stars} stars; GC to the right, rotation up)",
+                   out / "fig4_spatial_maps.png", marks)
     figure_spatial(axis, hist_s, maps_s, (
         ("alpha_plus_beta", "α + β", "viridis", (0.0, 0.6)),
         ("beta_fraction", "β / (α + β)", "plasma", (0.0, 1.0))),
-        "Widmark+2025 Fig. 12: spatial amplitudes", out / "fig12_spatial_amplitudes.png")
+        "Widmark+2025 Fig. 12: spatial amplitudes", out / "fig12_spatial_amplitudes.png", marks)
     figure_radial(hist_s, maps_s, profile, disk, out / "fig5_A_phi_R.png")
     orbits_ds = None
     if maps_p is not None:
@@ -645,7 +717,7 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = N_DEFAULT
     if maps_p is not None:
         maps_p.drop_vars("reason").assign(sigma_w=hist_p["sigma_w"].variable).to_netcdf(
             out / f"{NAME}_phase_space_maps.nc")
-    table.add("time: catalog (mock draw)", t_catalog, None, "s")
+    table.add("time: catalog (mock draw), cuts and frame", t_catalog, None, "s")
     table.add("time: spatial scheme (samples, histograms, fits)", t_spatial - t_catalog, None,
               "s")
     table.add("time: phase-space scheme", t_phase - t_spatial, None, "s")
@@ -663,8 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-stars", type=int, default=MIN_STARS,
                    help="spatial cells with more stars than this are fitted")
     p.add_argument("--ps-min-stars", type=int, default=None,
-                   help=f"phase-space acceptance (default {MIN_STARS}; "
-                        f"{MOCK_PS_MIN_STARS} on the default mock)")
+                   help="phase-space samples with more stars than this are fitted (default: "
+                        "--min-stars)")
     p.add_argument("--workers", type=int, default=2, help="threads for the fits")
     a = p.parse_args(argv)
     run(a.catalog, a.survey, a.n, a.seed, a.out, not a.no_progress, a.min_stars,
