@@ -171,8 +171,6 @@ def fit_maps(hist: xr.Dataset, dim: str, workers: int, **kwargs) -> xr.Dataset:
     numba kernels release the GIL; a process pool costs ~25 s of start-up per run here)."""
     import dask
 
-    if hist.sizes[dim] == 0:  # cubes.spiral.fit cannot vectorise over an empty dim
-        return None
     if workers <= 1:
         return cs.fit(hist, **kwargs)
     chunk = max(1, int(np.ceil(hist.sizes[dim] / (4 * workers))))

@@ -312,3 +312,17 @@ def test_sampler_is_the_model(tables):
     with pytest.raises(ValueError, match="kind"):
         vertical_sample(10, kind="plummer")
     assert SolarVerticalPotential()(300.0) == pytest.approx(186.585, abs=1e-3)
+
+
+def test_empty_sample_dim_gives_an_empty_map():
+    """No sample at all (e.g. no phase-space sample passes the acceptance): an empty Dataset
+    with the usual variables, in memory and with dask, not np.vectorize's ValueError."""
+    z, w = vertical_sample(5_000, seed=2)
+    h = cs.histogram(z, w, sample=np.zeros(z.size, int)).isel(sample=slice(0, 0))
+    full = cs.fit(cs.histogram(z, w, sample=np.zeros(z.size, int)))
+    for hh in (h, h.chunk({"sample": 1})):
+        m = cs.fit(hh)
+        assert m.sizes["sample"] == 0
+        assert set(full.data_vars) == set(m.data_vars)
+        assert m["quality"].dtype == full["quality"].dtype
+        assert m["bg_sigma_z"].dims == full["bg_sigma_z"].dims

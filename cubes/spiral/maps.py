@@ -53,6 +53,20 @@ def _fit_one(counts, sigma_w, *, z_pc, u, w_centre, options):
     return fm.fit_histogram(counts, z_pc, w, options=options)
 
 
+def _fit_many(counts, sigma_w, *, z_pc, u, w_centre, options):
+    """:func:`_fit_one` over the leading (sample) axes of ``counts`` (…, z, w): the loop
+    ``np.vectorize`` would run, but also on size-0 sample axes (an empty map), where
+    ``np.vectorize`` with a new output dim raises."""
+    counts = np.asarray(counts, dtype=np.float64)
+    lead = counts.shape[:-2]
+    sig = np.broadcast_to(np.asarray(sigma_w, dtype=np.float64), lead)
+    out = np.empty(lead + (len(fm.OUTPUTS),))
+    for i in np.ndindex(*lead):
+        out[i] = _fit_one(counts[i], sig[i], z_pc=z_pc, u=u, w_centre=w_centre,
+                          options=options)
+    return out
+
+
 def _counts_and_sigma(hist, sigma_w):
     if isinstance(hist, xr.Dataset):
         if "count" not in hist:
@@ -156,9 +170,9 @@ def fit(
     z_pc = _z_in_pc(counts)
     u = np.asarray(counts["w"].values, dtype=np.float64)
     res = xr.apply_ufunc(
-        _fit_one, counts.astype(np.float64), sig.astype(np.float64),
+        _fit_many, counts.astype(np.float64), sig.astype(np.float64),
         input_core_dims=[["z", "w"], []], output_core_dims=[["param"]],
-        vectorize=True, dask="parallelized", output_dtypes=[np.float64],
+        dask="parallelized", output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"param": len(fm.OUTPUTS)}},
         kwargs={"z_pc": z_pc, "u": u, "w_centre": centre, "options": opts},
     )
