@@ -85,7 +85,7 @@ def _num(x):
 def _fmt(x) -> str:
     if x is None:
         return "—"
-    if float(x).is_integer() and abs(x) >= 1000:
+    if float(x).is_integer():  # counts (and exact integers) without decimals
         return f"{int(x):,}"
     return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.3f}"
 
