@@ -156,10 +156,11 @@ def fit(
     xr.Dataset
         On the sample dims: A_phi, omega, phi600, alpha, beta, alpha_plus_beta,
         beta_fraction, W_sun, t_omega (Eq. 28), t_omega_model, loglike_gain (loss decrease
-        of step 2 over step 1), quality (0 good, 1 dubious, 2 no spiral, 3 not fitted),
-        reason, reason_bits, the diagnostics n_stars, n_empty_rows, region_stars, fit_excess,
-        start_spread, and the step-1 background (bg_weight, bg_sigma_z in pc, bg_sigma_w in
-        km/s, on a ``component`` dim).
+        of step 2 over step 1), gain_threshold (its detection threshold at the sample's
+        n_stars, :meth:`FitOptions.gain_threshold`), quality (0 good, 1 dubious, 2 no
+        spiral, 3 not fitted), reason, reason_bits, the diagnostics n_stars, n_empty_rows,
+        region_stars, fit_excess, start_spread, and the step-1 background (bg_weight,
+        bg_sigma_z in pc, bg_sigma_w in km/s, on a ``component`` dim).
     """
     base = options or fm.FitOptions()
     kw = dict(base.__dict__)
@@ -198,6 +199,7 @@ def _assemble(res: xr.DataArray, counts: xr.DataArray, opts: fm.FitOptions, R, G
     out["t_omega"] = winding_time_eq28(out["omega"], R)
     out["t_omega_model"] = winding_time_model(out["omega"], out["A_phi"], G)
     out["loglike_gain"] = take["loss_background"] - take["loss_spiral"]
+    out["gain_threshold"] = take["gain_threshold"]
     bits = take["reason_bits"].fillna(fm.FAILED).astype(np.int64)
     out["quality"] = xr.apply_ufunc(fm.quality_of, bits)
     out["reason"] = xr.apply_ufunc(np.vectorize(fm.reason_of, otypes=[object]), bits).astype(str)
@@ -222,6 +224,11 @@ def _assemble(res: xr.DataArray, counts: xr.DataArray, opts: fm.FitOptions, R, G
                                       "(omega / 2 pi sqrt(A) [1/P(300) - 1/P(800)])", G=G)
     out["loglike_gain"].attrs.update(long_name="log-likelihood gain of step 2 over step 1 "
                                      "(log-cosh loss decrease)")
+    out["gain_threshold"].attrs.update(
+        long_name="least loglike_gain of a detection for this sample's n_stars: "
+        f"clip({opts.gain_min:g} n / {opts.gain_n_ref:g}, {opts.gain_floor:g}, {opts.gain_min:g})"
+        f"; {opts.gain_min:g} for beta > alpha at omega < {opts.degenerate_omega:g}"
+        if opts.gain_scaling else f"least loglike_gain of a detection (constant {opts.gain_min:g})")
     out["quality"].attrs.update(flag_values=np.array([0, 1, 2, 3], np.int8),
                                 flag_meanings="good dubious no_spiral not_fitted",
                                 long_name="quality flag (docs/spiral.md, Vetting)")
@@ -237,7 +244,9 @@ def _assemble(res: xr.DataArray, counts: xr.DataArray, opts: fm.FitOptions, R, G
                              if not set(counts.coords[c].dims) & {"z", "w"}})
     out.attrs.update(method=opts.method, z_sun_pc=opts.z_sun,
                      w_sun="free" if opts.w_sun is None else opts.w_sun,
-                     gain_min=opts.gain_min, amp_min=opts.amp_min, rebin=opts.rebin,
+                     gain_min=opts.gain_min, gain_floor=opts.gain_floor,
+                     gain_n_ref=opts.gain_n_ref, gain_scaling=int(opts.gain_scaling),
+                     amp_min=opts.amp_min, rebin=opts.rebin,
                      spec="Widmark+2025 (seeds 004), spec sections 4-6")
     return out
 
