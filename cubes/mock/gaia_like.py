@@ -147,7 +147,9 @@ def _chunk(seed: int, index: int, size: int, row0: int, cfg: _Config) -> dict:
     sun = frame_matrices(cfg.frame)["offset"]  # the Sun's Galactocentric position, kpc
     parts, have, rate = [], 0, 0.3
     while have < size:
-        m = max(2000, int(1.3 * (size - have) / rate))
+        # candidates for the stars still missing, at the acceptance seen so far; at most 4 M
+        # per draw, so a survey that keeps few candidates loops instead of exhausting memory
+        m = min(4_000_000, max(2000, int(1.3 * (size - have) / rate)))
         s = _candidates(rng, cfg, m, sun)
         got = s["R_true"].size
         rate = max(got / m, 1e-4)
