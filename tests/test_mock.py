@@ -264,3 +264,8 @@ def test_sigma_vz_truth_survives_the_whole_chain():
     assert dof >= 40 and chi2 / dof < 1.6, (chi2, dof)
     wrong, _ = _chi2(sigma, 1.02 * truth, 100, n)  # a 2 % error in the chain would show
     assert wrong > 2 * chi2, (wrong, chi2)
+
+
+def test_a_survey_that_keeps_no_star_says_so():
+    with pytest.raises(ValueError, match="kept no star"):
+        mock.disk(10, seed=1, d_max=0.001, g_min=3.0, g_max=3.1).compute()

@@ -145,13 +145,18 @@ def _chunk(seed: int, index: int, size: int, row0: int, cfg: _Config) -> dict:
     independent, so a catalog streams)."""
     rng = np.random.default_rng([seed, index])
     sun = frame_matrices(cfg.frame)["offset"]  # the Sun's Galactocentric position, kpc
-    parts, have, rate = [], 0, 0.3
+    parts, have, rate, empty = [], 0, 0.3, 0
     while have < size:
+        if empty >= 5:
+            raise ValueError(f"the mock survey (g_min={cfg.g_min}, g_max={cfg.g_max}, "
+                             f"d_max={cfg.d_max} kpc) kept no star in 5 draws of up to "
+                             "4 M candidates: widen it")
         # candidates for the stars still missing, at the acceptance seen so far; at most 4 M
         # per draw, so a survey that keeps few candidates loops instead of exhausting memory
         m = min(4_000_000, max(2000, int(1.3 * (size - have) / rate)))
         s = _candidates(rng, cfg, m, sun)
         got = s["R_true"].size
+        empty = empty + 1 if got == 0 else 0
         rate = max(got / m, 1e-4)
         parts.append(s)
         have += got
