@@ -90,6 +90,25 @@ def _fmt(x) -> str:
     return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.3f}"
 
 
+def save_figures(figures: dict, out: Path, prefix: str, *, dpi: int = 110) -> list[Path]:
+    """Write each figure as ``out/<prefix>_<stem>.png`` and close it (figures hold memory)."""
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for stem, fig in figures.items():
+        path = out / f"{prefix}_{stem}.png"
+        fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def add_cut_flow(table: Table, flow: dict) -> None:
+    """One table row per selection stage: the stars left after it."""
+    for stage, count in flow.items():
+        table.add(f"stars: {stage}", count)
+
+
 class Clock:
     """Wall time since the recipe started, for its summary."""
 

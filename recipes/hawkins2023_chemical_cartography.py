@@ -567,13 +567,10 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = 3_000_000
         "fig5_residual_map": figure_residuals(cb, st["residual"], st.get("excess_map")),
         "fig6_azimuth": figure_azimuth(st["profile"], st.get("profile_true")),
     }
-    for stem, fig in figs.items():
-        fig.savefig(out / f"hawkins2023_{stem}.png", dpi=110)
-        plt.close(fig)
+    _common.save_figures(figs, out, "hawkins2023")
 
     table = _common.Table(f"Hawkins 2023 (spec 002): headline numbers, {label}")
-    for stage, count in flow.items():
-        table.add(f"stars: {stage}", count)
+    _common.add_cut_flow(table, flow)
     table.add(f"stars with |Z| < {MAP_ZMAX} kpc", int(cb["map"].attrs["stars_used"]))
     table.add("fraction with P_thin > 0.9", float((stars.p_thin > 0.9).mean()), None, "",
               "paper: > 95 %")

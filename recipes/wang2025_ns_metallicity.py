@@ -466,13 +466,10 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = 2_000_000
         "fig6_age_profiles": figure_age_profiles(prof_age, truth),
         "difference_maps": figure_difference_maps(phi_off),
     }
-    for stem, fig in figs.items():
-        fig.savefig(out / f"wang2025_{stem}.png", dpi=110)
-        plt.close(fig)
+    _common.save_figures(figs, out, "wang2025")
 
     table = _common.Table(f"Wang et al. 2025 (spec 001): headline numbers, {sample}")
-    for stage, count in flow.items():
-        table.add(f"stars: {stage}", count)
+    _common.add_cut_flow(table, flow)
     table.add(f"stars with R > {R_OUTER:g} kpc, |Z| < 2.1 kpc, −5° < Φ < 15°",
               int(groups["AC"]["count"].sum()))
     if truth is not None:
