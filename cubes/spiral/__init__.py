@@ -8,7 +8,9 @@
 - :mod:`~cubes.spiral.fitting`: the two-step maximum-likelihood fit of one histogram
   (spec §5.4–5.6), row-conditional by default, the paper's likelihood as ``method="paper"``;
 - :mod:`~cubes.spiral.maps`: :func:`fit` over all samples by ``xr.apply_ufunc``, winding
-  times (Eq. 28 and model-consistent) and the automatic vetting (docs/spiral.md).
+  times (Eq. 28 and model-consistent) and the automatic vetting (docs/spiral.md);
+- :mod:`~cubes.spiral.posterior`: :func:`posterior`, an emcee posterior of step 2's
+  parameters for one sample, on the fit's own likelihood.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from .fitting import (
 )
 from .histogram import histogram, histogram_cube, row_weights
 from .maps import fit, sample_dims, winding_time_eq28, winding_time_model
+from .posterior import posterior
 from .tables import SpiralTables, build_tables, default_tables
 
 __all__ = ["DUBIOUS", "GOOD", "NOT_FITTED", "NO_SPIRAL", "OUTPUTS", "FitOptions", "SpiralTables",
            "build_tables", "default_tables", "fit", "fit_histogram", "histogram",
-           "histogram_cube", "quality_of", "reason_of", "row_weights", "sample_dims",
+           "histogram_cube", "posterior", "quality_of", "reason_of", "row_weights", "sample_dims",
            "winding_time_eq28", "winding_time_model"]
