@@ -6,7 +6,7 @@ Measured (400 000 particles, 9 < R_g < 10 kpc, |φ| < 45°: ~18 000 in the sampl
 0.2, 0.4, 0.5 Gyr after the kick; step-2 likelihood gains 760–780, 39–67, 133–165; the
 never-kicked control disk gains 6–16 (no spiral). At 0.2 Gyr the spiral is so strong that
 α + β sits at its 0.98 bound (quality "dubious"). With 150 000 particles (~7 000 in the sample)
-the 0.4 Gyr spiral falls below the detection threshold (gain 26 < 30), and at 0.35 and 0.6 Gyr
+the 0.4 Gyr spiral fell below the (then constant) threshold (gain 26 < 30), and at 0.35 and 0.6 Gyr
 no one-armed spiral is found in this window even with 600 000 (a two-armed β ≈ 0.1–0.2 at ω ≈ 0
 instead, gain 12–26): detection in a fixed window is not monotone in time.
 """
