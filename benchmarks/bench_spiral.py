@@ -1,8 +1,8 @@
 """Benchmark: phase-spiral maps (issue 5) — 365 samples of 1e5 stars fitted by cubes.spiral.fit.
 
 The samples are drawn from the Widmark+2025 model (cubes.mock.vertical_sample): a few parent
-catalogs of 2e5 stars with known spirals (drawing is ~3.5 s per 1e5 stars, by
-PhaseSpiral.modulation's quadrature) and bulk-only ones; each sample is a random 1e5-star
+catalogs of 2e5 stars with known spirals (drawing is ~0.8 s per 1e5 stars, by
+PhaseSpiral.modulation's tables) and bulk-only ones; each sample is a random 1e5-star
 subset of one parent. Only the fit is timed: `cubes.spiral.fit` over a dask-chunked sample
 dim with the processes scheduler (2 workers by default; --workers N).
 
