@@ -35,3 +35,14 @@ __all__ = ["DUBIOUS", "GOOD", "NOT_FITTED", "NO_SPIRAL", "OUTPUTS", "FitOptions"
            "build_tables", "default_tables", "fit", "fit_histogram", "histogram",
            "histogram_cube", "posterior", "quality_of", "reason_of", "row_weights", "sample_dims",
            "winding_time_eq28", "winding_time_model"]
+
+#: the sample schemes, A_Φ(R) fit and orbits load on first use (they need binning / scipy)
+_SUBMODULES = ("samples", "radial", "orbits")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'cubes.spiral' has no attribute {name!r}")
