@@ -31,7 +31,7 @@ selected; a NaN is never an error. ``isfinite(x)`` is always known, so
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,18 +109,32 @@ def select(stars: xr.Dataset, *conditions: str) -> xr.Dataset:
     if STAR_DIM not in stars.dims:
         raise ValueError(f"select needs a catalog with a {STAR_DIM!r} dim; got dims "
                          f"{tuple(stars.dims)!r}")
-    masks = []
+    combined = None
     for condition in conditions:
         if not isinstance(condition, str):
             raise TypeError(f"a selection condition must be a str; got {condition!r}")
-        masks.append(evaluate(stars, condition))
+        mask = evaluate(stars, condition)
+        combined = mask if combined is None else combined & mask
+    return restrict(stars, combined, conditions)
+
+
+def restrict(stars: xr.Dataset, mask: xr.DataArray | None,
+             descriptions: Sequence[str] = ()) -> xr.Dataset:
+    """AND a boolean per-star ``mask`` into the catalog's ``selected`` variable, lazily.
+
+    The selection mechanism behind :func:`select` and the per-bin selections
+    (:func:`cubes.clipping.clip_per_bin`, :mod:`cubes.spiral.samples`): no star is dropped;
+    ``descriptions`` are appended to ``attrs["selections"]`` (none for an intermediate step
+    that a caller records itself). ``mask=None`` keeps the current selection (all stars when
+    there is none).
+    """
     selected = stars[SELECTED] if SELECTED in stars.data_vars else None
-    for mask in masks:
+    if mask is not None:
         selected = mask if selected is None else selected & mask
     if selected is None:  # no condition: everything selected
         selected = xr.ones_like(_any_star_variable(stars), dtype=bool)
     selected = _as_dask(selected.astype(bool), stars)
-    selections = [*stars.attrs.get("selections", []), *conditions]
+    selections = [*stars.attrs.get("selections", []), *descriptions]
     selected.attrs = {
         "long_name": " & ".join(f"({c})" for c in selections) if selections else "all stars",
     }

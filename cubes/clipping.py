@@ -16,9 +16,9 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from . import conventions as cv
 from .axes import Axis
 from .binning import bin_catalog, locate, lookup
+from .catalog import restrict
 
 
 def clip_per_bin(stars: xr.Dataset, column: str,
@@ -50,18 +50,15 @@ def clip_per_bin(stars: xr.Dataset, column: str,
     if not nsigma or any(not s > 0 for s in nsigma):
         raise ValueError(f"nsigma must be positive numbers, got {nsigma!r}")
     index = locate(stars, axes)
-    keep = stars[cv.SELECTED] if cv.SELECTED in stars.variables else None
     value = stars[column]
+    clip = None  # the stars every step so far kept (the catalog's own selection aside)
     for n in nsigma:
-        step = stars if keep is None else stars.assign({cv.SELECTED: keep})
+        step = restrict(stars, clip)
         cube = bin_catalog(step, axes, [column], replicates=0, progress=False)
         mean = lookup(cube.cube.mean(column), index)
         sigma = lookup(cube.cube.std(column, ddof=ddof), index)
         inside = (np.abs(value - mean) <= n * sigma).fillna(False)
-        keep = inside if keep is None else keep & inside
-    attrs = dict(stars.attrs)
+        clip = inside if clip is None else clip & inside
     rule = (f"clip_per_bin({column!r}, axes={list(map(str, axes))}, nsigma={list(nsigma)}): "
             f"|{column} - bin mean| <= n sigma, step by step")
-    attrs["selections"] = [*attrs.get("selections", []), rule]
-    out = stars.assign({cv.SELECTED: keep.astype(bool)})
-    return out.assign_attrs(attrs)
+    return restrict(stars, clip, [rule])

@@ -27,6 +27,7 @@ import xarray as xr
 from .. import conventions as cv
 from ..axes import Hexagonal, hexagonal
 from ..binning import bin_catalog, locate, lookup
+from ..catalog import restrict
 from ..clipping import clip_per_bin
 
 
@@ -44,11 +45,6 @@ def _has_rv(stars: xr.Dataset) -> xr.DataArray:
     if "rv_assumed" in stars.variables:
         has = has & ~stars["rv_assumed"].astype(bool)
     return has
-
-
-def _with(stars: xr.Dataset, mask: xr.DataArray) -> xr.Dataset:
-    sel = stars[cv.SELECTED] & mask if cv.SELECTED in stars.variables else mask
-    return stars.assign({cv.SELECTED: sel.astype(bool)})
 
 
 def longitudinal_velocity(stars: xr.Dataset) -> xr.DataArray:
@@ -77,15 +73,13 @@ def spatial_samples(stars: xr.Dataset, *, spacing: float = 0.4, radius: float = 
     is_near = xr.apply_ufunc(lambda i: np.append(near_cell, False)[i], index,
                              dask="parallelized", output_dtypes=[bool])
     stars = stars.assign(v_l=longitudinal_velocity(stars))
-    near = clip_per_bin(_with(stars, is_near & _has_rv(stars)), "Lz", {"cell": axis},
+    near = clip_per_bin(restrict(stars, is_near & _has_rv(stars)), "Lz", {"cell": axis},
                         nsigma=nsigma)
-    far = clip_per_bin(_with(stars, ~is_near & (index >= 0)), "v_l", {"cell": axis},
+    far = clip_per_bin(restrict(stars, ~is_near & (index >= 0)), "v_l", {"cell": axis},
                        nsigma=nsigma)
-    out = _with(stars, near[cv.SELECTED] | far[cv.SELECTED])
     rule = (f"spatial_samples: hexagons {spacing} kpc to {radius} kpc; <= {nearby} kpc: RV "
             f"required, clip Lz {list(nsigma)}; beyond: clip v_l {list(nsigma)}")
-    return out.assign_attrs(selections=[*stars.attrs.get("selections", []), rule]), {
-        "cell": axis}
+    return restrict(stars, near[cv.SELECTED] | far[cv.SELECTED], [rule]), {"cell": axis}
 
 
 def phase_space_samples(stars: xr.Dataset, *, spacing: float = 0.4, radius: float = 1.0,
@@ -100,7 +94,9 @@ def phase_space_samples(stars: xr.Dataset, *, spacing: float = 0.4, radius: floa
     """
     _need(stars, ["X", "Y", "vR", "vphi", "radial_velocity"], "phase_space_samples")
     cell = hexagonal("X", "Y", spacing=spacing, radius=radius)
-    stars = _with(stars, _has_rv(stars))
+    rule = (f"phase_space_samples: hexagons {spacing} kpc to {radius} kpc, RV required; "
+            f"(vR, vphi) offsets in {velocity_spacing} km/s hexagons; > {min_stars} stars")
+    stars = restrict(stars, _has_rv(stars), [rule])
     cell_index = locate(stars, {"cell": cell})
     means = bin_catalog(stars, {"cell": cell}, ["vR", "vphi"], replicates=0, progress=False)
     stars = stars.assign(
@@ -111,7 +107,4 @@ def phase_space_samples(stars: xr.Dataset, *, spacing: float = 0.4, radius: floa
     counts = bin_catalog(stars, axes, [], replicates=0, progress=False)["count"]
     accepted = (counts > min_stars).rename("accepted")
     accepted.attrs = {"long_name": f"sample has more than {min_stars} stars"}
-    rule = (f"phase_space_samples: hexagons {spacing} kpc to {radius} kpc, RV required; "
-            f"(vR, vphi) offsets in {velocity_spacing} km/s hexagons; > {min_stars} stars")
-    stars = stars.assign_attrs(selections=[*stars.attrs.get("selections", []), rule])
     return stars, axes, accepted
