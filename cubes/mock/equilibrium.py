@@ -34,6 +34,20 @@ from .kinematic import DEFAULT_POPULATIONS, Population
 _Z = np.linspace(-6.0, 6.0, 6001)
 
 
+def isothermal_profiles(z: np.ndarray, amplitude: float, sigma: np.ndarray,
+                        shape) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical profiles ρ_k(z) ∝ exp(−A Φ⊙(z)/σ_k²) of isothermal populations on the grid
+    ``z`` (kpc, increasing), normalised on it: (pdf in kpc⁻¹, cdf in [0, 1]), each of shape
+    (len(sigma), len(z)); trapezoidal integration. ``shape`` is Φ⊙(z_pc) in (km/s)², σ in km/s.
+    """
+    phi = amplitude * shape(1000.0 * z)
+    rho = np.exp(-phi[None, :] / np.asarray(sigma, dtype=np.float64)[:, None] ** 2)
+    cdf = np.concatenate([np.zeros((rho.shape[0], 1)),
+                          np.cumsum(0.5 * (rho[:, 1:] + rho[:, :-1]) * np.diff(z), axis=1)], 1)
+    norm = cdf[:, -1:]
+    return rho / norm, cdf / norm
+
+
 @dataclass(frozen=True)
 class DiskModel:
     """Parameters of the equilibrium disk (lengths kpc, velocities km/s, [Fe/H] dex).
@@ -106,14 +120,8 @@ class DiskModel:
     @cached_property
     def _tables(self) -> tuple[np.ndarray, np.ndarray]:
         """(pdf, cdf) of each population's n_k(z) on the grid _Z (kpc⁻¹; cdf in [0, 1])."""
-        phi = self.A0 * self.shape(1000.0 * _Z)
-        s2 = np.array([p.sigma_z**2 for p in self.populations])[:, None]
-        rho = np.exp(-phi[None, :] / s2)
-        step = np.diff(_Z)
-        cdf = np.concatenate([np.zeros((len(s2), 1)),
-                              np.cumsum(0.5 * (rho[:, 1:] + rho[:, :-1]) * step, axis=1)], 1)
-        norm = cdf[:, -1:]
-        return rho / norm, cdf / norm
+        sigma = np.array([p.sigma_z for p in self.populations])
+        return isothermal_profiles(_Z, self.A0, sigma, self.shape)
 
     def vertical_density(self, z) -> np.ndarray:
         """n_k(z), shape (len(populations), *z.shape), kpc⁻¹ (each integrates to 1)."""

@@ -114,14 +114,18 @@ class PhaseSpiral:
         s = self.alpha * np.cos(theta - phase) + self.beta * np.cos(2.0 * (theta - phase))
         return mask * s
 
+    def keep(self, rng: np.random.Generator, z, w, amplitude) -> np.ndarray:
+        """Rejection step of B → B(1 + M S): keep each star with probability
+        (1 + M S)/(1 + α + β) (z kpc, w km/s, ``amplitude`` A_Φ scalar or per star)."""
+        f = 1.0 + self.modulation(z, w, amplitude)
+        return rng.random(f.size) * (1.0 + self.alpha + self.beta) < f
+
     def accept(self, rng: np.random.Generator, R, z, w, amplitude) -> np.ndarray:
-        """Rejection step: keep a star with probability (1 + M S)/(1 + α + β) inside the radial
-        range (always outside it)."""
+        """:meth:`keep` inside the radial range; stars outside it are always kept."""
         inside = (np.asarray(R) > self.R_min) & (np.asarray(R) < self.R_max)
         keep = np.ones(np.shape(R), dtype=bool)
         if inside.any():
-            f = 1.0 + self.modulation(z[inside], w[inside], amplitude[inside])
-            keep[inside] = rng.random(f.size) * (1.0 + self.alpha + self.beta) < f
+            keep[inside] = self.keep(rng, z[inside], w[inside], amplitude[inside])
         return keep
 
     def describe(self) -> dict:

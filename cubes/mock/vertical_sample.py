@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..vertical import SolarVerticalPotential
+from .equilibrium import isothermal_profiles
 from .signals import PhaseSpiral
 
 #: isothermal populations (fraction, σ_w in km/s): a thin-to-thick solar-neighbourhood mix
@@ -32,9 +33,8 @@ GAUSSIAN = ((0.20, 0.10, 8.0), (0.20, 0.18, 12.0), (0.20, 0.28, 17.0), (0.18, 0.
 def _isothermal_z(rng, amplitude, sigma, size, z_limit, shape):
     """Heights (kpc) from ρ(z) ∝ exp(−A Φ⊙(z)/σ²) on |z| ≤ z_limit (inverse CDF, 1 pc grid)."""
     z = np.linspace(-z_limit, z_limit, int(round(2000 * z_limit)) + 1)
-    rho = np.exp(-amplitude * shape(1000.0 * z) / sigma**2)
-    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]))])
-    return np.interp(rng.random(size), cdf / cdf[-1], z)
+    _, cdf = isothermal_profiles(z, amplitude, np.array([sigma]), shape)
+    return np.interp(rng.random(size), cdf[0], z)
 
 
 def _truncated_normal(rng, sigma, size, limit):
@@ -126,9 +126,7 @@ def vertical_sample(
         if selection is not None:
             keep &= rng.random(m) < np.asarray(selection(z), dtype=np.float64)
         if spiral is not None:
-            f = 1.0 + spiral.modulation(z[keep], w[keep], amplitude)
-            sub = rng.random(f.size) * lift < f
-            keep[np.flatnonzero(keep)[~sub]] = False
+            keep[np.flatnonzero(keep)[~spiral.keep(rng, z[keep], w[keep], amplitude)]] = False
         zs.append(z[keep])
         ws.append(w[keep])
         have += int(keep.sum())
