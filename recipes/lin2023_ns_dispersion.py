@@ -105,13 +105,17 @@ def build_cube(stars: xr.Dataset, radius: str, progress: bool) -> xr.Dataset:
         values=["vz"], errors={"vz": "vz_error"}, replicates=16, progress=progress)
 
 
+def masked_dispersion(cube: xr.Dataset) -> xr.DataArray:
+    """σ_vz (§4.1), NaN in bins with fewer than MIN_STARS stars (per jackknife sample)."""
+    return cube.cube.dispersion("vz").where(cube.cube.count() >= MIN_STARS)
+
+
 def dispersions(cube: xr.Dataset) -> dict[str, dict[str, xr.Dataset]]:
     """§4.1–4.2: σ_vz North/South and Δσ_vz, for all [Fe/H] together ("all") and per [Fe/H]
     bin ("feh"), each as value ± jackknife error."""
     out = {}
     for label, c in (("all", cube.cube.sum("feh")), ("feh", cube)):
-        # bins with fewer than MIN_STARS stars are masked (NaN) in every jackknife sample
-        sigma = c.cube.dispersion("vz").where(c.cube.count() >= MIN_STARS)
+        sigma = masked_dispersion(c)
         out[label] = {"folded": cubes.estimate(stats.fold(sigma, "z")).compute(),
                       "diff": cubes.estimate(stats.north_south(sigma, "z")).compute()}
     return out
@@ -131,8 +135,7 @@ def phase_space_cubes(stars: xr.Dataset, progress: bool) -> tuple[xr.Dataset, xr
 
 def north_south_profiles_of(sigma_cube, phase, chem) -> dict[str, xr.DataArray]:
     """The three NS-difference profiles of Fig. 7 (per jackknife sample or subsample)."""
-    sigma = sigma_cube.cube.dispersion("vz").where(sigma_cube.cube.count() >= MIN_STARS)
-    return {"dsigma": stats.north_south(sigma, "z"),
+    return {"dsigma": stats.north_south(masked_dispersion(sigma_cube), "z"),
             "drho": contrast.contrast_north_south(phase, vz_max=10.0),
             "dfeh": asymmetry.median_north_south(chem, "feh", min_count=MIN_STARS)}
 
@@ -159,9 +162,9 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = 1_500_000
     stars = stars[keep].persist()  # one pass over the catalog for both cubes
 
     table = _common.Table("Lin et al. 2023 (spec 000): headline numbers")
-    results = {}
+    results, built = {}, {}
     for radius, sample in (("R", "Sample 1"), ("Rg", "Sample 2")):
-        cube = build_cube(stars, radius, progress)
+        cube = built[radius] = build_cube(stars, radius, progress)
         cubes.write_cube(cube, out / f"{NAME}_{radius}.zarr", overwrite=True)
         res = dispersions(cube)
         results[radius] = res
@@ -182,7 +185,7 @@ def run(catalog: str | None = None, survey: str = "gaia_dr3", n: int = 1_500_000
             mean = float((v * w).sum() / w.sum())
             table.add(f"mean Δσ_vz, |z| < 1 kpc, {sample}, {label} = {r - 0.5:g}–{r + 0.5:g}",
                       mean, float(1.0 / np.sqrt(w.sum())), "km/s", "inverse-variance mean")
-    sigma2 = build_cube(stars, "Rg", False).cube.sum("feh")  # Sample 2, all [Fe/H]
+    sigma2 = built["Rg"].cube.sum("feh")  # Sample 2, all [Fe/H]
     phase, chem = phase_space_cubes(stars, progress)
     cubes.write_cube(phase, out / f"{NAME}_phase_space.zarr", overwrite=True)
     profiles = cubes.estimate(xr.Dataset(north_south_profiles_of(sigma2, phase, chem))).compute()
