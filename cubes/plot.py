@@ -77,11 +77,7 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
                         color="k", capsize=2, lw=1)
         bottom.axhline(0, color="0.5", lw=0.8)
         if p is not None:
-            pu = folded[panel_dim].attrs.get("units", "")
-            w = folded.coords.get(f"{panel_dim}_width")
-            half = float(w.sel({panel_dim: p})) / 2 if w is not None else None
-            rng = f"{p - half:g}–{p + half:g}" if half else f"{p:g}"
-            top.set_title(f"{panel_dim}: {rng} {pu}".strip())
+            top.set_title(_range_label(folded, panel_dim, p))
         bottom.set_xlabel(f"|{abs_dim[4:]}|{zunits}")
         top.grid(alpha=0.3)
         bottom.grid(alpha=0.3)
@@ -95,11 +91,12 @@ def north_south_profiles(folded: xr.Dataset, difference: xr.Dataset, name: str, 
 
 
 def _range_label(ds: xr.Dataset, dim: str, value) -> str:
-    """'8–9 kpc' for a binned dim's bin centred at ``value`` (its width coordinate)."""
+    """'R: 8–9 kpc' for a binned dim's bin centred at ``value`` (from its width coordinate;
+    'R: 8.5 kpc' without one)."""
     w = ds.coords.get(f"{dim}_width")
     units = ds[dim].attrs.get("units", "")
     if w is None:
-        return f"{dim} = {value:g} {units}".strip()
+        return f"{dim}: {value:g} {units}".strip()
     half = float(w.sel({dim: value})) / 2
     return f"{dim}: {value - half:g}–{value + half:g} {units}".strip()
 
