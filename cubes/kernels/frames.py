@@ -9,7 +9,8 @@ Speed notes (this 2-core machine; astropy ≈ 250 ns/star once warm). The star l
 that LLVM vectorises it (AVX-512: 8 stars per instruction), which took the arithmetic from 23 to
 5 ns/star for the six Cartesian outputs and 10 for all 17 (in cache, one thread). On 2 M stars
 the rest is memory: reading the inputs, writing the columns, and the kernel zeroing the fresh
-pages of the output on first touch (9 ms for six columns, 96 MB, not faster from two threads):
+pages of the output on first touch (12 ms for six columns, 96 MB, on one thread; 7 ms on two,
+hence :func:`transform`'s threads; docs/benchmarks.md):
 
 - no libm calls (sin, cos, atan2 are polynomial / rational, branch-free, below);
 - ``error_model="numpy"``: a division cannot raise, so the loop has no early exit;
@@ -217,11 +218,11 @@ _KERNELS = {flags: _specialise(*flags) for flags in itertools.product((False, Tr
 _NONE = np.empty(0)  # an output not asked for
 
 
-@lru_cache(maxsize=1)
-def _pool(pid: int) -> ThreadPoolExecutor:
-    """Worker threads for :func:`transform`, one pool per process (``pid``): a forked child
-    inherits the parent's pool object but not its threads."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="cubes-frames")
+@lru_cache(maxsize=4)
+def _pool(pid: int, threads: int) -> ThreadPoolExecutor:
+    """``threads`` worker threads for :func:`transform`, one pool per process (``pid``): a
+    forked child inherits the parent's pool object but not its threads."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cubes-frames")
 
 
 def transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, outs: Sequence, *,
@@ -252,8 +253,9 @@ def transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, outs: Seque
         Stars with a non-finite ``rv`` get the line-of-sight projection of circular rotation
         at this speed, seen from the moving Sun, instead of NaN velocities.
     threads : int
-        Split the stars into this many contiguous parts run in parallel threads (the kernel
-        holds no GIL); 1 runs in the calling thread, as dask workers do.
+        Run on this many threads (the kernel holds no GIL), over contiguous parts of the
+        stars handed out as threads come free; 1 runs in the calling thread, as dask workers
+        do.
     """
     if len(outs) != len(OUTPUTS):
         raise ValueError(f"outs needs {len(OUTPUTS)} entries, got {len(outs)}")
@@ -265,11 +267,17 @@ def transform(ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, outs: Seque
     vc = float(rv_fallback_vc) if fallback else math.nan
     n = ra.shape[0]
     args = (ra, dec, dist, pmra, pmdec, rv, A, offset, vsun, G, k, bool(parallax), vc, columns)
-    parts = max(1, min(int(threads), n // (64 * BLOCK)))  # tiny catalogs: not worth a thread
+    # Eight parts per thread, pulled from the pool as threads come free: on a shared machine
+    # a thread that loses its core to another process no longer holds up the whole call
+    # (2 M stars, 2 threads, one busy process on the machine: best 21 -> 14 ms, median
+    # 24 -> 19 ms; unchanged on a quiet machine). Parts of fewer than 64 blocks are not worth
+    # a hand-off.
+    threads = max(1, int(threads))
+    parts = 1 if threads == 1 else max(1, min(8 * threads, n // (64 * BLOCK)))
     if parts == 1:
         return kernel(*args, 0, n)
     edges = [n * p // parts // BLOCK * BLOCK for p in range(parts)] + [n]
-    pool = _pool(os.getpid())
+    pool = _pool(os.getpid(), threads)
     jobs = [pool.submit(kernel, *args, a, b) for a, b in itertools.pairwise(edges)]
     return sum(job.result() for job in jobs)
 
