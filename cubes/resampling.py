@@ -40,6 +40,7 @@ import xarray as xr
 
 from . import conventions as cv
 from .jackknife import is_samples
+from .stats._chunks import core_whole
 
 SUBSAMPLE_DIM = "subsample"
 
@@ -122,13 +123,6 @@ def subsamples(cube: xr.Dataset, n: int = 50, fraction: float = 0.6, seed: int =
     return res
 
 
-def _whole(a: xr.DataArray, dim: str) -> xr.DataArray:
-    """``a`` with its data in one chunk along ``dim`` (coordinates left in memory)."""
-    if a.chunks is None or dim not in a.dims:
-        return a
-    return a.copy(data=a.data.rechunk({a.get_axis_num(dim): -1}))
-
-
 def percentiles(stat: xr.DataArray | xr.Dataset, q: Sequence[float] = (16, 50, 84),
                 dim: str = SUBSAMPLE_DIM) -> xr.DataArray | xr.Dataset:
     """Percentiles ``q`` (in %) of a statistic over ``dim`` (default: the subsamples).
@@ -143,7 +137,7 @@ def percentiles(stat: xr.DataArray | xr.Dataset, q: Sequence[float] = (16, 50, 8
     qs = np.asarray(q, dtype=np.float64)
     if np.any((qs < 0) | (qs > 100)):
         raise ValueError(f"percentiles must be in [0, 100], got {q!r}")
-    stat = _whole(stat, dim) if isinstance(stat, xr.DataArray) else stat.map(_whole, dim=dim)
+    stat = core_whole(stat, dim)
     out = stat.quantile(qs / 100.0, dim=dim, skipna=False, keep_attrs=True)
     out = out.rename({"quantile": "percentile"}).assign_coords(percentile=qs)
     out["percentile"].attrs = {"long_name": f"percentile over {dim}", "units": "%"}

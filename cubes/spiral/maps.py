@@ -14,6 +14,7 @@ from collections.abc import Hashable
 import numpy as np
 import xarray as xr
 
+from ..stats._chunks import core_whole
 from ..vertical import SolarVerticalPotential, VerticalOrbits
 from . import fitting as fm
 
@@ -171,7 +172,7 @@ def fit(
     z_pc = _z_in_pc(counts)
     u = np.asarray(counts["w"].values, dtype=np.float64)
     res = xr.apply_ufunc(
-        _fit_many, counts.astype(np.float64), sig.astype(np.float64),
+        _fit_many, core_whole(counts.astype(np.float64), ("z", "w")), sig.astype(np.float64),
         input_core_dims=[["z", "w"], []], output_core_dims=[["param"]],
         dask="parallelized", output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"param": len(fm.OUTPUTS)}},

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from ..kernels import phase_space as kp
+from ._chunks import core_whole
 from .asymmetry import strip_mean
 from .hemispheres import HEMISPHERE, _widths, north_south
 from .moments import count
@@ -45,17 +46,6 @@ def _regular_step(obj, dim: str, what: str) -> float:
                          f"number of cells, or a uniform grid); the widths vary from "
                          f"{float(w.min())} to {float(w.max())}")
     return float(w[0])
-
-
-def _core_whole(a: xr.DataArray, dims) -> xr.DataArray:
-    """Rechunk a dask array so the core dims are one chunk (apply_ufunc needs it).
-
-    Only the data is rechunked: ``DataArray.chunk`` would also turn the (small, in-memory)
-    coordinates into dask arrays chunked differently from the data.
-    """
-    if a.chunks is None:
-        return a
-    return a.copy(data=a.data.rechunk({a.get_axis_num(d): -1 for d in dims}))
 
 
 def density_contrast(cube: xr.Dataset | xr.DataArray, dims: tuple[str, str] = PHASE_DIMS, *,
@@ -99,7 +89,7 @@ def density_contrast(cube: xr.Dataset | xr.DataArray, dims: tuple[str, str] = PH
     for d in dims:
         _regular_step(n, d, what)
     sig = tuple(float(sigma[d]) if isinstance(sigma, Mapping) else float(sigma) for d in dims)
-    n = _core_whole(n.astype(np.float64), dims)
+    n = core_whole(n.astype(np.float64), dims)
     ng = xr.apply_ufunc(kp.smooth, n, input_core_dims=[list(dims)],
                         output_core_dims=[list(dims)], dask="parallelized",
                         output_dtypes=[np.float64],
@@ -173,7 +163,7 @@ def spiral_shape(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: str =
     rbin = np.floor((r - r_min) / r_width).astype(np.int64)
     keep = (r >= r_min) & (rbin < nr)
     labels = np.where(keep, sector * nr + rbin, -1)
-    stacked = _core_whole(c, (z, vz)).stack(_cell=(z, vz))
+    stacked = core_whole(c, (z, vz)).stack(_cell=(z, vz))
     stacked = stacked.drop_vars([n for n in ("_cell", z, vz) if n in stacked.coords])
     centres = np.rad2deg(t0 + dtheta * (np.arange(sectors) + 0.5))
     rb, peak = xr.apply_ufunc(
@@ -229,7 +219,7 @@ def z_intersections(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: st
     if n < 1:
         raise ValueError(f"z_intersections needs n >= 1, got {n!r}")
     out = xr.apply_ufunc(
-        kp.local_maxima, _core_whole(stripe, (z,)), input_core_dims=[[z]],
+        kp.local_maxima, core_whole(stripe, (z,)), input_core_dims=[[z]],
         output_core_dims=[[HEMISPHERE, "peak"]], dask="parallelized",
         output_dtypes=[np.float64],
         kwargs={"coord": np.asarray(stripe[z].values, np.float64), "n": n,

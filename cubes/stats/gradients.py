@@ -38,6 +38,7 @@ from .. import conventions as cv
 from ..jackknife import samples
 from ..kernels.detrend import fill_gaps, shifted_quantile
 from ..units import inverse, product
+from ._chunks import core_whole
 from .linefit import fit_line_groups
 from .moments import _weight, mean, var
 from .quantiles import axis_edges, quantile
@@ -413,7 +414,7 @@ def radial_trend(cube: xr.Dataset, value: str, *, radius: str = "R", kind: str =
     if kind == "median":
         t = quantile(sub, value, 0.5).drop_vars("quantile", errors="ignore")
         x = np.asarray(cube[radius].values, dtype=np.float64)
-        t = xr.apply_ufunc(fill_gaps, t, input_core_dims=[[radius]],
+        t = xr.apply_ufunc(fill_gaps, core_whole(t, radius), input_core_dims=[[radius]],
                            output_core_dims=[[radius]], kwargs={"x": x}, vectorize=True,
                            dask="parallelized", output_dtypes=[np.float64])
     elif kind == "linear":
@@ -498,7 +499,8 @@ def median_gradient(cube: xr.Dataset, value: str, dim: str, *, radius: str = "R"
     grp = [d for d in member.dims if d not in rows][0]
     edges = axis_edges(cube, value)
     med = xr.apply_ufunc(
-        shifted_quantile, w, trend.astype(np.float64), member,
+        shifted_quantile, core_whole(w, [*rows, value]),
+        core_whole(trend.astype(np.float64), rows), core_whole(member, [*rows, grp]),
         input_core_dims=[[*rows, value], rows, [*rows, grp]], output_core_dims=[[grp, "_q"]],
         kwargs={"edges": edges, "q": np.array([0.5])}, dask="parallelized",
         output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"_q": 1}},

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ..kernels import linefit as kl
+from ._chunks import core_whole
 
 _GROUP_FIELDS = ("n", "xbar", "ybar", "cxx", "cyy", "cxy", "sx2", "sy2", "sxy")
 PARAM_DIM = "parameter"
@@ -86,7 +87,7 @@ def fit_line_groups(groups: xr.Dataset, dim: str, *, method: str = "mcmc",
     if method == "mcmc":
         options.update(walkers=int(walkers), steps=int(steps), burn=burn, seed=int(seed))
     nstat = 1 if method == "mle" else quantiles.size
-    arrays = [groups[f].astype(np.float64) for f in _GROUP_FIELDS]
+    arrays = [core_whole(groups[f].astype(np.float64), dim) for f in _GROUP_FIELDS]
     out = xr.apply_ufunc(
         _core, *arrays, input_core_dims=[[dim]] * len(arrays),
         output_core_dims=[[PARAM_DIM, STAT_DIM]], vectorize=True, dask="parallelized",

@@ -10,6 +10,7 @@ import xarray as xr
 from .. import conventions as cv
 from ..jackknife import samples
 from ..kernels.quantile import binned_quantile
+from ._chunks import core_whole
 from .moments import _weight
 
 
@@ -37,7 +38,7 @@ def quantile(cube: xr.Dataset, dim: str, q: float | Sequence[float]) -> xr.DataA
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     if np.any((qs < 0) | (qs > 1)):
         raise ValueError(f"quantiles must be in [0, 1], got {q!r}")
-    w = _weight(samples(cube)).astype(np.float64)
+    w = core_whole(_weight(samples(cube)).astype(np.float64), dim)
     out = xr.apply_ufunc(
         binned_quantile, w, kwargs={"edges": edges, "q": qs},
         input_core_dims=[[dim]], output_core_dims=[["quantile"]],
