@@ -8,7 +8,11 @@
 Target (issue 3): at least 1 Mstar/s for the tabulated labels. galpy is timed on a few
 thousand stars (a few dozen orbits) and scaled per star.
 
-Usage: python benchmarks/bench_dynamics.py [--n 10000000]
+``--mcmillan17`` also times building the E_z table in McMillan17 (Long+2025's potential; 601 ×
+1001 points through galpy's C code) against galpy's Python ``evaluatePotentials`` and
+``evaluatezforces`` on 200 of those points, scaled.
+
+Usage: python benchmarks/bench_dynamics.py [--n 10000000] [--mcmillan17]
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ def _line(label: str, n: int, seconds: float, note: str = "") -> None:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=10_000_000)
-    n = p.parse_args(argv).n
+    p.add_argument("--mcmillan17", action="store_true")
+    args = p.parse_args(argv)
+    n = args.n
     ro, vo = 8.34, 238.0
     rng = np.random.default_rng(1)
     R = rng.uniform(4, 14, n)
@@ -85,6 +91,31 @@ def main(argv=None):
     print(f"epicycle / Staeckel: {t_st / t_epi:,.0f}x; guiding radius / rl: "
           f"{t_rl / t_rg:,.0f}x; zmax_energy / orbits: {t_zo / t_ze:,.0f}x; "
           "target >= 1 Mstar/s")
+    if args.mcmillan17:
+        mcmillan17_table()
+
+
+def mcmillan17_table() -> None:
+    """The E_z table in McMillan17: cubes (galpy's C code) against galpy's Python path."""
+    import galpy.potential as gp
+
+    from cubes.dynamics import zmax as zm
+    from cubes.dynamics._support import galpy_potential
+
+    t = time.perf_counter()
+    pot = galpy_potential("McMillan17")
+    t_build = time.perf_counter() - t
+    t_table = _timed(zmax_energy, [8.0], [0.1], [10.0], potential="McMillan17")
+    points = zm._TABLE_R[2] * zm._TABLE_Z[1]
+    m = 200
+    R, z = np.linspace(0.01, 7.0, m), np.linspace(0.0, 1.2, m)
+    t = time.perf_counter()
+    gp.evaluatePotentials(pot, R, z)
+    gp.evaluatezforces(pot, R, z)
+    t_py = (time.perf_counter() - t) / m * points
+    print(f"McMillan17: galpy builds the model in {t_build:.1f} s; the E_z table "
+          f"({points:,} points) {t_table:.1f} s; galpy's Python Φ and F_z would take "
+          f"{t_py:,.0f} s (timed on {m} points) = {t_py / t_table:,.0f}x")
 
 
 if __name__ == "__main__":

@@ -99,14 +99,17 @@ class GalpyVerticalPotential:
         A galpy potential by name (``galpy.potential`` or ``galpy.potential.mwpotentials``).
     R : float
         Galactocentric radius, kpc.
-    ro, vo : float
-        galpy's natural units, kpc and km/s.
+    ro, vo : float, optional
+        galpy's natural units, kpc and km/s, for a potential in natural units (default 8 kpc,
+        220 km/s); a model in physical units (McMillan17) uses its own
+        (:func:`cubes.dynamics.natural_units`). Set to the units used after construction.
     zmax_table : float
         Largest |z| of the table, pc (NaN beyond).
     step : float
         Table step in z, pc.
 
-    Φ is tabulated once: the force and ∂²Φ/∂z² from galpy at every step, Φ − Φ(0) as the
+    Φ is tabulated once: the force from galpy (its C code where it has one) and ∂²Φ/∂z² by a
+    central difference of it (±0.01 pc) at every step, Φ − Φ(0) as the
     running 8-point Gauss–Legendre integral of the force (no cancellation against Φ(R, 0)
     near the plane), joined by a piecewise quintic Hermite interpolant (scipy's
     ``BPoly.from_derivatives``): within ~1e-12 of galpy's Φ(R, z) − Φ(R, 0), and exactly
@@ -115,17 +118,23 @@ class GalpyVerticalPotential:
 
     potential: str = "MWPotential2014"
     R: float = 8.178
-    ro: float = 8.0
-    vo: float = 220.0
+    ro: float | None = None
+    vo: float | None = None
     zmax_table: float = 10_000.0
     step: float = 2.0
 
+    def __post_init__(self):
+        from .dynamics._support import natural_units
+
+        ro, vo = natural_units(self.potential, self.ro, self.vo)
+        object.__setattr__(self, "ro", ro)
+        object.__setattr__(self, "vo", vo)
+
     @cached_property
     def _poly(self):
-        import galpy.potential as gp
         from scipy.interpolate import BPoly
 
-        from .dynamics._support import galpy_potential
+        from .dynamics._support import evaluate, galpy_potential
 
         pot = galpy_potential(self.potential)
         n = int(np.ceil(self.zmax_table / self.step))
@@ -135,15 +144,14 @@ class GalpyVerticalPotential:
 
         def force(zz):  # dΦ/dz, (km/s)²/pc
             zz = np.asarray(zz, dtype=np.float64)
-            return -np.asarray(gp.evaluatezforces(pot, r + 0 * zz, zz / (self.ro * 1000.0)),
-                               dtype=np.float64) * scale
+            return -evaluate(pot, "zforce", r, zz / (self.ro * 1000.0)) * scale
 
         x, w = np.polynomial.legendre.leggauss(8)
         mid = 0.5 * (z[:-1] + z[1:])
         pieces = (force(mid[:, None] + 0.5 * self.step * x) * w).sum(-1) * 0.5 * self.step
         phi = np.concatenate([[0.0], np.cumsum(pieces)])
-        d2 = np.asarray(gp.evaluatez2derivs(pot, r + 0 * z, z / (self.ro * 1000.0)),
-                        dtype=np.float64) * scale / (self.ro * 1000.0)
+        h = 0.01  # pc: ∂²Φ/∂z² to ~(h / 300 pc)² ≈ 1e-9; it only shapes the quintic between knots
+        d2 = (force(z + h) - force(z - h)) / (2.0 * h)
         return BPoly.from_derivatives(z, np.stack([phi, force(z), d2], axis=-1),
                                       extrapolate=False)
 

@@ -14,8 +14,9 @@ Methods (spec ../shared/specs/003_long2025_vertical_gradient.md, paper §2–3):
    3.5 < log g < 5, −1.2 < [Fe/H] < 0.5, RUWE < 1.4; G dwarfs — 5500 < T_eff < 6000 K,
    log g > 4.1, RUWE < 1.4; both |Z| < 1 kpc and 7 < R ≤ 13 kpc (the analysis range).
 3. Frame "long2025" (§2): R⊙ = 8.178 kpc, Z⊙ = 0; Z_max from the vertical energy at each
-   star's R (``cubes.dynamics.zmax_energy``) in MWPotential2014 (``--potential McMillan17``
-   for the paper's potential; its table takes minutes to build).
+   star's R (``cubes.dynamics.zmax_energy``) in the paper's McMillan17 (galpy's, in its own
+   units R0 = 8.21 kpc, v0 = 233.1 km/s; ``--potential MWPotential2014`` scales that one to
+   the frame's R⊙ and v_c instead).
 4. T_eff systematics (§1.4): a 6th-order polynomial of [Fe/H] in T_eff fitted to the OBA stars
    at 8.7 < R < 9.5 kpc, subtracted from every OBA star (the calibration median added back);
    the G dwarfs' Niu et al. 2023 calibration is not reproduced (identity).
@@ -43,7 +44,7 @@ from scipy.special import ndtr
 
 import cubes
 from cubes import axes, mock
-from cubes.dynamics import zmax_energy
+from cubes.dynamics import own_units, zmax_energy
 from cubes.stats import gradients
 
 try:  # run as a module (cubes recipe …) or as a script (python recipes/…)
@@ -124,8 +125,9 @@ def phase_space(stars: xr.Dataset, potential: str) -> xr.Dataset:
     if "distance" not in stars.variables and "r_med_photogeo" in stars.variables:
         stars = stars.assign(distance=(stars.r_med_photogeo / 1000.0).assign_attrs(units="kpc"))
     stars = cubes.galactocentric(stars, FRAME, outputs=("R", "phi", "z", "vz"), errors=False)
-    zmax = zmax_energy(stars.R, stars.z, stars.vz, potential=potential, ro=FRAME.R0,
-                       vo=FRAME.vc)
+    # a fitted model keeps its own units; one in natural units is scaled to the frame
+    scale = {} if own_units(potential) else {"ro": FRAME.R0, "vo": FRAME.vc}
+    zmax = zmax_energy(stars.R, stars.z, stars.vz, potential=potential, **scale)
     stars = stars.assign(zmax=zmax, abs_z=np.abs(stars.z))
     return cubes.select(stars, "abs_z < 1", f"(R > {R_BINS[0]}) & (R <= {R_BINS[-1]})")
 
@@ -399,7 +401,7 @@ def gradient_figure(res: dict, tru: dict | None, title: str):
 # -- the recipe ----------------------------------------------------------------------------
 def run(catalog: str | None = None, survey: str = "lamost", n: int = 2_500_000, seed: int = 1,
         out: str | Path = f"cubes-{NAME}", progress: bool = True,
-        potential: str = "MWPotential2014", calibrate: bool = True,
+        potential: str = "McMillan17", calibrate: bool = True,
         replicates: int = REPLICATES) -> dict:
     clock = _common.Clock()
     out = Path(out)
@@ -424,7 +426,7 @@ def run(catalog: str | None = None, survey: str = "lamost", n: int = 2_500_000, 
 
     what = "mock" if is_mock else Path(catalog).name
     fig = profiles_figure(res, tru, f"Long+2025 Fig. 4 ({what}): median Δ[Fe/H] vs |Z| and "
-                                    "Z_max, radial trend removed")
+                                    f"Z_max (E_z at R in {potential}), radial trend removed")
     fig.savefig(out / "long2025_fig4_profiles.png", dpi=100)
     fig = gradient_figure(res, tru, f"Long+2025: vertical [Fe/H] gradient vs T_eff group "
                                     f"({what}; errors: larger of jackknife and OLS)")
@@ -491,8 +493,8 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = _common.parser(NAME, __doc__.splitlines()[0], n_default=2_500_000)
     p.set_defaults(survey="lamost")
-    p.add_argument("--potential", default="MWPotential2014",
-                   help="galpy potential for Z_max (the paper: McMillan17)")
+    p.add_argument("--potential", default="McMillan17",
+                   help="galpy potential for Z_max (default: the paper's McMillan17)")
     p.add_argument("--no-teff-correction", action="store_true",
                    help="skip the §1.4 T_eff-systematics polynomial")
     p.add_argument("--replicates", type=int, default=REPLICATES, help="jackknife groups")

@@ -226,3 +226,90 @@ def test_zmax_orbit_sampling_and_lazy_catalog():
                         ro=RO, vo=VO, time=2.0, n_steps=101)
     assert np.all(sparse <= dense * (1 + 1e-9)) and np.any(sparse < 0.99 * dense)
     assert np.isnan(zmax_orbit([np.nan], [0.0], [0.0], [220.0], [0.0]))[0]
+
+
+# -- models defined in physical units (galpy's mwpotentials) -------------------------------
+# McMillan17 (Long+2025's potential) and Irrgang13I (the intruder mock's) carry their own
+# ro, vo and galpy's physical output is on for them. The references below go through galpy's
+# own physical-units interface (astropy Quantities in, Quantities out), independent of how
+# cubes scales natural units.
+
+
+def test_physical_unit_models_by_name_and_their_units():
+    import galpy.potential as gp
+    from galpy.potential.mwpotentials import Irrgang13I
+
+    from cubes.dynamics import natural_units
+    from cubes.dynamics._support import galpy_potential
+
+    assert galpy_potential("Irrgang13I")[0].__class__ is Irrgang13I[0].__class__
+    assert natural_units("Irrgang13I", None, None) == (8.4, 242.0)
+    assert natural_units("MWPotential2014", None, None) == (8.0, 220.0)
+    assert natural_units("MWPotential2014", 8.34, 238.0) == (8.34, 238.0)
+    with pytest.raises(ValueError, match="Irrgang13I is defined in physical units"):
+        guiding_radius([1900.0], potential="Irrgang13I", ro=8.34, vo=238.0)
+    with pytest.raises(ValueError, match="unknown galpy potential 'NoSuchModel'"):
+        guiding_radius([1900.0], potential="NoSuchModel")
+    assert gp.evaluatePotentials(Irrgang13I, 1.0, 0.0) < -1e4  # galpy's object still physical
+
+
+def test_irrgang13_dynamics_match_galpy_in_physical_units():
+    from galpy.potential.mwpotentials import Irrgang13I as pot
+
+    kms, kpc = u.km / u.s, u.kpc
+    lz = np.array([800.0, 1900.0, 2600.0])
+    ref = [rl(pot, L * kpc * kms, quantity=True).to_value(kpc) for L in lz]
+    np.testing.assert_allclose(guiding_radius(lz, potential="Irrgang13I"), ref, rtol=1e-6)
+    R = np.array([4.0, 8.4, 12.0])
+    kref = [epifreq(pot, r * kpc, quantity=True).to_value(kms / kpc) for r in R]
+    np.testing.assert_allclose(epicycle_frequency(R, potential="Irrgang13I"), kref, rtol=1e-8)
+    z, vz = np.array([0.1, 0.5, 1.2]), np.array([20.0, 40.0, 10.0])
+    eref = [(evaluatePotentials(pot, r * kpc, zz * kpc, quantity=True)
+             - evaluatePotentials(pot, r * kpc, 0 * kpc, quantity=True)).to_value(kms**2)
+            + 0.5 * w**2 for r, zz, w in zip(R, z, vz, strict=True)]
+    np.testing.assert_allclose(vertical_energy(R, z, vz, potential="Irrgang13I"), eref,
+                               rtol=1e-7)
+    # Stäckel J_R and z_max from galpy Orbits in the model's physical units, the same Δ
+    vR, vphi = np.array([20.0, -30.0, 10.0]), np.array([200.0, 240.0, 230.0])
+    o = Orbit([[r * kpc, v * kms, p * kms, zz * kpc, w * kms, 0 * u.deg]
+               for r, v, p, zz, w in zip(R, vR, vphi, z, vz, strict=True)], ro=8.4, vo=242.0)
+    delta = 0.45
+    jr = radial_action(R, vR, R * vphi, z=z, vz=vz, method="staeckel", potential="Irrgang13I",
+                       delta=delta)
+    np.testing.assert_allclose(jr, o.jr(pot=pot, type="staeckel", delta=delta * kpc), rtol=1e-6)
+    ts = np.linspace(0, 1.0, 2001) * u.Gyr
+    o.integrate(ts, pot, method="dop853_c", progressbar=False)
+    zref = np.abs(o.z(ts)).max(axis=1)  # kpc: the orbit has physical output on
+    got = zmax_orbit(R, z, vR, vphi, vz, potential="Irrgang13I", time=1.0, n_steps=2001)
+    np.testing.assert_allclose(got, zref, rtol=1e-7)
+
+
+def test_mcmillan17_guiding_radius_and_vertical_energy_match_galpy_in_physical_units():
+    """Long+2025's potential: its E_z table builds in seconds through galpy's C code (the
+    Python evaluation took hours)."""
+    import types
+
+    import galpy.potential as gp
+    from galpy.potential.mwpotentials import McMillan17 as pot
+
+    # loading it makes galpy.potential.McMillan17 the *module* of that name: the name must
+    # still find the potential
+    assert isinstance(getattr(gp, "McMillan17", None), types.ModuleType)
+    kms, kpc = u.km / u.s, u.kpc
+    lz = np.array([1000.0, 1900.0, 2500.0])
+    ref = [rl(pot, L * kpc * kms, quantity=True).to_value(kpc) for L in lz]
+    np.testing.assert_allclose(guiding_radius(lz, potential="McMillan17"), ref, rtol=1e-6)
+    R, z, vz = np.array([4.0, 8.21, 12.0]), np.array([0.1, 0.5, 1.0]), np.array([20., 40., 10.])
+    eref = np.array([(evaluatePotentials(pot, r * kpc, zz * kpc, quantity=True)
+                      - evaluatePotentials(pot, r * kpc, 0 * kpc, quantity=True)).to_value(kms**2)
+                     + 0.5 * w**2 for r, zz, w in zip(R, z, vz, strict=True)])
+    np.testing.assert_allclose(vertical_energy(R, z, vz, potential="McMillan17"), eref,
+                               rtol=1e-7)
+    # z_max where Φ(R, z_max) − Φ(R, 0) = E_z, by a root find in galpy's physical units
+    zm = zmax_energy(R, z, vz, potential="McMillan17")
+    for r, e, got in zip(R, eref, zm, strict=True):
+        def f(zz, r=r, e=e):
+            return (evaluatePotentials(pot, r * kpc, zz * kpc, quantity=True)
+                    - evaluatePotentials(pot, r * kpc, 0 * kpc, quantity=True)).to_value(
+                        kms**2) - e
+        np.testing.assert_allclose(got, brentq(f, 1e-6, 9.0, xtol=1e-12), rtol=1e-6)

@@ -8,10 +8,14 @@
 
 Every function takes numpy arrays or xr.DataArrays (numpy- or dask-backed, kept lazy) and
 returns the same type, with units in ``attrs``. Units: kpc, km/s, kpc km/s, radians.
+Potentials are named (``"MWPotential2014"``, ``"McMillan17"``); galpy's natural units are
+``ro``, ``vo`` for a model in natural units (default 8 kpc, 220 km/s; pass the frame's R0 and
+vc) and a fitted model's own for those defined in physical units (:func:`natural_units`).
 The vertical potential of a galpy model as a shape for :class:`cubes.vertical.VerticalOrbits`
 is :class:`cubes.vertical.GalpyVerticalPotential`.
 """
 
+from ._support import natural_units, own_units
 from .guiding import guiding_radius, guiding_radius_linear
 from .radial import epicycle_frequency, radial_action, radial_action_angle, radial_angle
 from .zmax import vertical_energy, zmax_energy, zmax_orbit
@@ -20,6 +24,8 @@ __all__ = [
     "epicycle_frequency",
     "guiding_radius",
     "guiding_radius_linear",
+    "natural_units",
+    "own_units",
     "radial_action",
     "radial_action_angle",
     "radial_angle",

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from ._support import galpy_potential
+from ._support import evaluate, galpy_potential, natural_units
 
 #: the tabulation grid: radii from 1e-3 to 1e3 kpc (log-spaced), 60 001 points
 _GRID = np.geomspace(1e-3, 1e3, 60_001)
@@ -23,11 +23,10 @@ _GRID = np.geomspace(1e-3, 1e3, 60_001)
 
 @lru_cache(maxsize=16)
 def _lc_table(potential: str, ro: float, vo: float) -> tuple[np.ndarray, np.ndarray]:
-    """(L_c, R) of circular orbits in a galpy potential (kpc km/s, kpc)."""
-    import galpy.potential as gp
-
+    """(L_c, R) of circular orbits in a galpy potential (kpc km/s, kpc): v_c² = −R F_R(R, 0),
+    galpy's ``vcirc``."""
     pot = galpy_potential(potential)
-    vc = gp.vcirc(pot, _GRID / ro, 0.0) * vo
+    vc = np.sqrt(-_GRID / ro * evaluate(pot, "Rforce", _GRID / ro, 0.0)) * vo
     lc = _GRID * vc
     if np.any(np.diff(lc) <= 0):
         raise ValueError(f"L_c(R) of {potential} is not increasing on the grid: the guiding "
@@ -35,8 +34,8 @@ def _lc_table(potential: str, ro: float, vo: float) -> tuple[np.ndarray, np.ndar
     return lc, _GRID
 
 
-def guiding_radius(Lz, *, potential: str = "MWPotential2014", ro: float = 8.0,
-                   vo: float = 220.0):
+def guiding_radius(Lz, *, potential: str = "MWPotential2014", ro: float | None = None,
+                   vo: float | None = None):
     """Guiding radius R_g (kpc) from L_z (kpc km/s) in a galpy potential.
 
     Parameters
@@ -47,16 +46,20 @@ def guiding_radius(Lz, *, potential: str = "MWPotential2014", ro: float = 8.0,
     potential : str
         A galpy potential by name (``galpy.potential`` or ``galpy.potential.mwpotentials``;
         default MWPotential2014, as Lin+2023).
-    ro, vo : float
-        galpy's natural units, kpc and km/s. Use the frame's R0 and vc so that R_g is
+    ro, vo : float, optional
+        galpy's natural units, kpc and km/s, for a potential in natural units
+        (MWPotential2014; default 8 kpc, 220 km/s). Use the frame's R0 and vc so that R_g is
         consistent with the velocities (Lin+2023 spec §2.3: otherwise R_g is biased by the
-        ratio of the two circular speeds).
+        ratio of the two circular speeds). A model defined in physical units (McMillan17,
+        Irrgang13I) uses its own; giving others raises ValueError
+        (:func:`cubes.dynamics.natural_units`).
 
     Returns
     -------
     Same type as ``Lz``: NaN where L_z ≤ 0 or outside the tabulated 1e-3–1e3 kpc range.
     """
-    lc, radius = _lc_table(potential, float(ro), float(vo))
+    ro, vo = natural_units(potential, ro, vo)
+    lc, radius = _lc_table(potential, ro, vo)
 
     def invert(lz):
         lz = np.asarray(lz, dtype=np.float64)
