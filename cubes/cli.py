@@ -9,7 +9,7 @@ import sys
 
 RECIPES = ("demo", "lin2023_ns_dispersion", "hawkins2023_chemical_cartography",
            "long2025_vertical_gradient", "wang2025_ns_metallicity",
-           "widmark2025_phase_spiral_maps")
+           "widmark2025_phase_spiral_maps", "lin2023_intruder_simulation")
 
 
 def _axis(text: str):
