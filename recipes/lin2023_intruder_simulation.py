@@ -196,11 +196,7 @@ def north_south_profiles_of(c: dict[str, xr.Dataset]) -> xr.Dataset:
 
 def smoothed_count(cube: xr.Dataset) -> xr.DataArray:
     """n_G of the full sample (the denominator of δρ), to mask cells that are mostly noise."""
-    from scipy import ndimage
-
-    n = cube["count"].sum("replicate").transpose(..., "z", "vz")
-    ng = ndimage.gaussian_filter(n.values.astype(float), 3.0, axes=(-2, -1))
-    return n.copy(data=ng)
+    return contrast.smoothed_counts(cube["count"].sum("replicate"))
 
 
 def map_rms(drho: xr.DataArray, ng: xr.DataArray) -> xr.DataArray:
@@ -254,8 +250,7 @@ def verdict(fits: xr.Dataset, sep: str = " ", **sel) -> str:
 
 def spiral_shape(drho: xr.DataArray) -> xr.Dataset:
     """§4.7: the 20 sector peaks of δρ (Fig. 9) in 0.25 < r < SHAPE_R_MAX, jackknife errors."""
-    scalars = [c for c in drho.coords if drho[c].ndim == 0]  # a scalar 'theta' clashes
-    shape = contrast.spiral_shape(drho.drop_vars(scalars), r_max=SHAPE_R_MAX)
+    shape = contrast.spiral_shape(drho, r_max=SHAPE_R_MAX)
     return cubes.estimate(shape).compute()
 
 
@@ -266,12 +261,8 @@ def crossings(stripe: xr.Dataset) -> xr.Dataset:
     the plane with |z| ≥ Z_CORE: the positive core of δρ at (0, 0) (the smoothing's response to
     the curvature of the bulk density) is no crossing.
     """
-    est = cubes.estimate(contrast.z_intersections(stripe, n=4)).compute()
-    v = est["z_intersection"]
-    ok = np.abs(v) >= Z_CORE
-    k = ok.argmax("peak")
-    out = est.isel(peak=k).where(ok.any("peak"))
-    return out.drop_vars("peak", errors="ignore")
+    est = cubes.estimate(contrast.z_intersections(stripe, n=1, z_min=Z_CORE)).compute()
+    return est.isel(peak=0, drop=True)
 
 
 # ------------------------------------------------------------------------------------------

@@ -162,6 +162,33 @@ def test_z_intersections_of_a_known_profile_and_of_the_injected_spiral(cube):
     np.testing.assert_allclose(got.sel(hemisphere="north", peak=1), [1.0, 1.0], atol=0.03)
     assert (got.sel(hemisphere="north", peak=0) < 0.1).all()
     np.testing.assert_allclose(got.sel(hemisphere="south"), [[-0.5, -1.5]] * 2, atol=0.03)
+    # z_min: the maximum near the origin is no candidate, the next ones move up
+    far = C.z_intersections(cube, n=2, min_contrast=0.3, z_min=0.15).sel(replicate=-1)
+    np.testing.assert_allclose(far.sel(hemisphere="north", peak=0), [1.0, 1.0], atol=0.03)
+    np.testing.assert_allclose(far.sel(hemisphere="south"), got.sel(hemisphere="south"))
+    cut = C.z_intersections(prof, n=3, refine=False, z_min=0.5).sel(sample=0)
+    np.testing.assert_allclose(cut.sel(hemisphere="south"), [-0.975, -1.625, np.nan])
+    np.testing.assert_allclose(cut.sel(hemisphere="north"), [0.575, 1.025, np.nan])
+
+
+def test_smoothed_counts_are_the_gaussian_filter_of_the_histogram(stars, cube):
+    ze = np.r_[cube.z_bounds[:, 0], cube.z_bounds[-1, 1]]
+    ve = np.r_[cube.vz_bounds[:, 0], cube.vz_bounds[-1, 1]]
+    sel = (stars.R.values >= 8.0) & (stars.R.values < 9.0)
+    n, _, _ = np.histogram2d(stars.z.values[sel], stars.vz.values[sel], bins=(ze, ve))
+    ng = C.smoothed_counts(cube, sigma={"z": 2.0, "vz": 3.0}).sel(replicate=-1).isel(R=0)
+    np.testing.assert_allclose(ng, ndimage.gaussian_filter(n, (2.0, 3.0)), rtol=1e-10,
+                               atol=1e-9)
+    d = C.density_contrast(cube, sigma={"z": 2.0, "vz": 3.0}).sel(replicate=-1).isel(R=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_allclose(d, np.where(ng > 0, n / ng - 1, np.nan), rtol=1e-10)
+
+
+def test_spiral_shape_of_a_selection_that_left_a_theta_coordinate(cube):
+    d = C.density_contrast(cube).sel(replicate=-1)
+    tagged = d.assign_coords(theta=12.5)  # e.g. an azimuth column called theta, .sel'ed
+    np.testing.assert_array_equal(C.spiral_shape(tagged, r_max=1.3)["r"],
+                                  C.spiral_shape(d, r_max=1.3)["r"])
 
 
 def test_lazy_cube_stays_lazy(cube):

@@ -64,13 +64,15 @@ def sector_peaks(values: np.ndarray, labels: np.ndarray, nsector: int,
 
 
 def local_maxima(profile: np.ndarray, coord: np.ndarray, n: int, min_value: float,
-                 refine: bool) -> np.ndarray:
+                 refine: bool, min_abs_coord: float = 0.0) -> np.ndarray:
     """Positions of the local maxima of profiles along the last axis, by hemisphere.
 
     A maximum is a finite value above ``min_value``, greater than its lower neighbour and not
     smaller than its upper one (a flat top counts once); the end cells have only one neighbour
     and are never maxima. ``refine`` places it at the vertex of the parabola through the cell
     and its two neighbours (uniform ``coord`` spacing assumed), else at the cell centre.
+    Cells with |coord| < ``min_abs_coord`` are not candidates (their values still serve as
+    neighbours).
 
     Returns
     -------
@@ -93,7 +95,8 @@ def local_maxima(profile: np.ndarray, coord: np.ndarray, n: int, min_value: floa
         pos = pos + np.clip(shift, -0.5, 0.5) * step
     centre = c[1:-1]
     out = np.full((*y.shape[:-1], 2, n), np.nan)
-    for h, side in enumerate((centre > 0, centre < 0)):  # two hemispheres, not cells
+    far = np.abs(centre) >= min_abs_coord
+    for h, side in enumerate((far & (centre > 0), far & (centre < 0))):  # hemispheres
         key = np.where(peak & side, np.abs(centre), np.inf)
         order = np.argsort(key, axis=-1, kind="stable")[..., :n]
         k = np.take_along_axis(key, order, -1)

@@ -48,6 +48,31 @@ def _regular_step(obj, dim: str, what: str) -> float:
     return float(w[0])
 
 
+def smoothed_counts(cube: xr.Dataset | xr.DataArray, dims: tuple[str, str] = PHASE_DIMS, *,
+                    sigma: float | Mapping[str, float] = 3.0, mode: str = "reflect",
+                    truncate: float = 4.0, cval: float = 0.0) -> xr.DataArray:
+    """n_G: the counts per (z, v_z) cell smoothed by a Gaussian of ``sigma`` cells over the two
+    phase-space dims only (``scipy.ndimage.gaussian_filter``), for every other cell at once;
+    the denominator of :func:`density_contrast` (same parameters), e.g. to hide cells whose
+    smoothed count is too small for δρ to mean anything. Returns ``smoothed_count`` (stars
+    per cell)."""
+    what = "smoothed_counts"
+    n = count(cube) if isinstance(cube, xr.Dataset) else cube
+    _check_dims(n, dims, what)
+    for d in dims:
+        _regular_step(n, d, what)
+    sig = tuple(float(sigma[d]) if isinstance(sigma, Mapping) else float(sigma) for d in dims)
+    n = core_whole(n.astype(np.float64), dims)
+    ng = xr.apply_ufunc(kp.smooth, n, input_core_dims=[list(dims)],
+                        output_core_dims=[list(dims)], dask="parallelized",
+                        output_dtypes=[np.float64],
+                        kwargs={"sigma": sig, "mode": mode, "truncate": truncate, "cval": cval})
+    ng = ng.transpose(*n.dims)
+    ng.attrs = {"long_name": "stars per cell, Gaussian-smoothed over the phase-space dims",
+                "smoothing_sigma_cells": list(sig), "boundary_mode": mode}
+    return ng.rename("smoothed_count")
+
+
 def density_contrast(cube: xr.Dataset | xr.DataArray, dims: tuple[str, str] = PHASE_DIMS, *,
                      sigma: float | Mapping[str, float] = 3.0, mode: str = "reflect",
                      truncate: float = 4.0, cval: float = 0.0) -> xr.DataArray:
@@ -81,23 +106,14 @@ def density_contrast(cube: xr.Dataset | xr.DataArray, dims: tuple[str, str] = PH
     Returns
     -------
     DataArray ``density_contrast`` (dimensionless), NaN where n_G = 0 (no star within the
-    kernel's reach: δρ is undefined there).
+    kernel's reach: δρ is undefined there). n_G itself: :func:`smoothed_counts`.
     """
-    what = "density_contrast"
     n = count(cube) if isinstance(cube, xr.Dataset) else cube
-    _check_dims(n, dims, what)
-    for d in dims:
-        _regular_step(n, d, what)
-    sig = tuple(float(sigma[d]) if isinstance(sigma, Mapping) else float(sigma) for d in dims)
-    n = core_whole(n.astype(np.float64), dims)
-    ng = xr.apply_ufunc(kp.smooth, n, input_core_dims=[list(dims)],
-                        output_core_dims=[list(dims)], dask="parallelized",
-                        output_dtypes=[np.float64],
-                        kwargs={"sigma": sig, "mode": mode, "truncate": truncate, "cval": cval})
-    ng = ng.transpose(*n.dims)
-    out = n / ng.where(ng > 0) - 1.0
+    ng = smoothed_counts(n, dims, sigma=sigma, mode=mode, truncate=truncate, cval=cval)
+    out = n.astype(np.float64) / ng.where(ng > 0) - 1.0
     out.attrs = {"long_name": "phase-space density contrast n / n_G − 1",
-                 "units": "", "smoothing_sigma_cells": list(sig), "boundary_mode": mode}
+                 "units": "", "smoothing_sigma_cells": ng.attrs["smoothing_sigma_cells"],
+                 "boundary_mode": mode}
     return out.rename("density_contrast")
 
 
@@ -164,7 +180,9 @@ def spiral_shape(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: str =
     keep = (r >= r_min) & (rbin < nr)
     labels = np.where(keep, sector * nr + rbin, -1)
     stacked = core_whole(c, (z, vz)).stack(_cell=(z, vz))
-    stacked = stacked.drop_vars([n for n in ("_cell", z, vz) if n in stacked.coords])
+    # a non-dim coordinate already called theta (e.g. a scalar azimuth left by .sel) would
+    # collide with the output's sector dim: it is dropped
+    stacked = stacked.drop_vars([n for n in ("_cell", z, vz, "theta") if n in stacked.coords])
     centres = np.rad2deg(t0 + dtheta * (np.arange(sectors) + 0.5))
     rb, peak = xr.apply_ufunc(
         kp.sector_peaks, stacked, input_core_dims=[["_cell"]],
@@ -193,7 +211,7 @@ def spiral_shape(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: str =
 
 def z_intersections(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: str = "vz",
                     vz_max: float = 10.0, n: int = 2, min_contrast: float = 0.0,
-                    refine: bool = True) -> xr.DataArray:
+                    refine: bool = True, z_min: float = 0.0) -> xr.DataArray:
     """Heights where the phase spiral crosses the z axis (Lin et al. 2023 Figs. 6, 7; §4.8).
 
     The paper gives no algorithm; the spec's [CHOICE]: local maxima of the stripe profile
@@ -201,7 +219,9 @@ def z_intersections(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: st
     cell above both neighbours (a flat top once) with δρ_stripe > ``min_contrast`` (0: an
     overdensity); with ``refine`` it is placed at the vertex of the parabola through it and
     its neighbours (sub-cell, so its jackknife error is not stuck on the grid), else at the
-    cell centre. The ``n`` maxima nearest the plane are kept in each hemisphere.
+    cell centre. The ``n`` maxima nearest the plane are kept in each hemisphere; cells with
+    |z| < ``z_min`` are not candidates (e.g. the smoothing's peak at the origin of a strongly
+    perturbed plane).
 
     ``contrast`` is δρ on (z, v_z) (or a cube, turned into it), or a stripe profile already
     without a ``vz`` dim.
@@ -223,7 +243,7 @@ def z_intersections(contrast: xr.DataArray | xr.Dataset, *, z: str = "z", vz: st
         output_core_dims=[[HEMISPHERE, "peak"]], dask="parallelized",
         output_dtypes=[np.float64],
         kwargs={"coord": np.asarray(stripe[z].values, np.float64), "n": n,
-                "min_value": min_contrast, "refine": refine},
+                "min_value": min_contrast, "refine": refine, "min_abs_coord": float(z_min)},
         dask_gufunc_kwargs={"output_sizes": {HEMISPHERE: 2, "peak": n}})
     out = out.assign_coords({HEMISPHERE: ["north", "south"], "peak": np.arange(n)})
     zu = stripe[z].attrs.get("units")
