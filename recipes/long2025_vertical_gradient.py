@@ -1,6 +1,7 @@
 """Long et al. 2025: the vertical [Fe/H] gradient of mono-temperature populations (spec 003).
 
-``cubes recipe long2025_vertical_gradient [--catalog FILE --survey lamost] [--out DIR]``
+``cubes recipe long2025_vertical_gradient [--catalog FILE --survey lamost] [--out DIR]
+[--clusters FILE] [--cepheids FILE --cepheids-gaia FILE]``
 
 Methods (spec ../shared/specs/003_long2025_vertical_gradient.md, paper §2–3):
 
@@ -28,12 +29,19 @@ Methods (spec ../shared/specs/003_long2025_vertical_gradient.md, paper §2–3):
    group and R bin (7, 9], (9, 11], (11, 13] kpc, with and without the radial correction.
 7. Figures 4 (profiles) and the gradient vs T_eff summary, and a table of headline numbers
    (on the mock with the truth: the model's median-[Fe/H] profile of the same selected stars).
+8. The validation tracers (§1.5–1.6, Figs. 6–7; ``_long2025_tracers``): open clusters in the
+   Zhong+2020 layout and Cepheids in the Drimmel+2023 table2 layout (+ Gaia DR3 kinematics),
+   by default a mock of young tracers from the same disk (``cubes.mock.tracers``) written in
+   those layouts and read back; positions in the long2025 frame, Z_max from galpy orbits in
+   McMillan17 (in a thread, while 1–7 run); a linear radial trend removed, then per-object
+   OLS of Δ[Fe/H] on |Z| and Z_max per age group (clusters) or R bin (Cepheids).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dask
@@ -49,8 +57,10 @@ from cubes.stats import gradients
 
 try:  # run as a module (cubes recipe …) or as a script (python recipes/…)
     from . import _common
+    from . import _long2025_tracers as tracers
 except ImportError:  # pragma: no cover
     import _common
+    import _long2025_tracers as tracers
 
 NAME = "long2025_vertical_gradient"
 FRAME = cubes.Frame.preset("long2025")
@@ -402,15 +412,48 @@ def gradient_figure(res: dict, tru: dict | None, title: str):
 def run(catalog: str | None = None, survey: str = "lamost", n: int = 2_500_000, seed: int = 1,
         out: str | Path = f"cubes-{NAME}", progress: bool = True,
         potential: str = "McMillan17", calibrate: bool = True,
-        replicates: int = REPLICATES) -> dict:
+        replicates: int = REPLICATES, *, clusters: str | None = None,
+        cepheids: str | None = None, cepheids_gaia: str | None = None,
+        with_tracers: bool = True, tracers_only: bool = False,
+        orbit_time: float = tracers.ORBIT_TIME, n_clusters: int = tracers.N_CLUSTERS,
+        n_cepheids: int = tracers.N_CEPHEIDS, zmax_check: int = 2,
+        cluster_columns: dict | None = None, cepheid_columns: dict | None = None) -> dict:
     clock = _common.Clock()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    table = _common.Table("Long et al. 2025 (spec 003): headline numbers")
+    result = {"out": str(out)}
+    job = None
+    if with_tracers or tracers_only:
+        # §1.5–1.6: read (or draw and write) the tracers now and integrate their orbits in a
+        # thread while the LAMOST part runs (galpy's C integrator releases the GIL)
+        inputs = tracers.prepare(FRAME, seed, out, clusters, cepheids, cepheids_gaia,
+                                 n_clusters, n_cepheids, cluster_columns, cepheid_columns)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="long2025-orbits")
+        job = pool.submit(tracers.add_zmax, inputs["samples"], potential, FRAME, orbit_time,
+                          zmax_check)
+        pool.shutdown(wait=False)
+    if not tracers_only:
+        result.update(_lamost(catalog, survey, n, seed, out, progress, potential, calibrate,
+                              replicates, table))
+    if job is not None:
+        samples = job.result()
+        result["tracers"] = _tracer_outputs(inputs, samples, out, table)
+    table.add("wall time", clock(), None, "s")
+    csv_path, md_path = table.write(out, f"{NAME}_table")
+    print(md_path.read_text())
+    result.update({"table": table.rows, "seconds": clock()})
+    return result
+
+
+def _lamost(catalog, survey, n, seed, out, progress, potential, calibrate, replicates,
+            table) -> dict:
+    """§1.1–1.4, §3–4: the LAMOST OBA and G-dwarf gradients, figures and table rows."""
     stars = _common.catalog(catalog, survey, lambda: default_mock(n, seed))
     is_mock = "truth" in stars.attrs
     if catalog is not None:
         warnings.warn("the G dwarfs' Niu et al. 2023 [Fe/H] calibration is not applied "
-                      "(identity; spec 003 A8)", stacklevel=2)
+                      "(identity; spec 003 A8)", stacklevel=3)
     stars, skipped = quality_cuts(stars)
     stars = phase_space(stars, potential)
     columns = [stars.attrs.get("id_column", "source_id"), "R", "phi", "z", "abs_z", "zmax",
@@ -432,7 +475,6 @@ def run(catalog: str | None = None, survey: str = "lamost", n: int = 2_500_000, 
                                     f"({what}; errors: larger of jackknife and OLS)")
     fig.savefig(out / "long2025_gradient_vs_teff.png", dpi=110)
 
-    table = _common.Table("Long et al. 2025 (spec 003): headline numbers")
     g = stars.teff_group.values
     for gi, name in enumerate(GROUPS):
         table.add(f"stars, {name} (|Z| < 1, 7 < R ≤ 13 kpc)", int((g == gi).sum()))
@@ -473,12 +515,74 @@ def run(catalog: str | None = None, survey: str = "lamost", n: int = 2_500_000, 
     if skipped:
         table.add("cuts not applied (columns missing)", len(skipped), None, "",
                   "; ".join(skipped))
-    table.add("wall time", clock(), None, "s")
     _write_rows(out / f"{NAME}_slopes.csv", rows)
-    csv_path, md_path = table.write(out, f"{NAME}_table")
-    print(md_path.read_text())
-    return {"table": table.rows, "slopes": rows, "results": res, "truth": tru,
-            "out": str(out), "seconds": clock()}
+    return {"slopes": rows, "results": res, "truth": tru}
+
+
+def _tracer_outputs(inputs: dict, samples: dict, out: Path, table) -> dict:
+    """§1.5–1.6, Figs. 6–7: the tracers' gradients, their figure, CSVs and table rows."""
+    res = tracers.analyse(samples)
+    orbit = samples["orbit"]
+    what = {k: ("mock" if inputs["mock"][k] else Path(inputs["sources"][k]).name)
+            for k in ("clusters", "cepheids")}
+    fig = tracers.figure(samples, res, (
+        f"Long+2025 Figs. 6–7: open clusters ({what['clusters']}) per age group and Cepheids "
+        f"({what['cepheids']}) per R bin — Δ[Fe/H] after the radial line, against |Z| and "
+        f"Z_max ({orbit['time']:g} Gyr orbits in {orbit['potential']})"))
+    _common.save_figures({"fig6_7_tracers": fig}, out, "long2025", dpi=90)
+    rows = tracers.rows(res)
+    _write_rows(out / f"{NAME}_tracer_slopes.csv", rows)
+    tracers.write_objects(samples, res, out / f"{NAME}_tracers.csv")
+    label = {"clusters": "open clusters", "cepheids": "Cepheids"}
+    for kind in ("clusters", "cepheids"):
+        ds, r = samples[kind], res[kind]
+        table.add(f"{label[kind]}: source", None, None, "", str(inputs["sources"][kind]))
+        for stage, count in inputs["flows"][kind].items():
+            table.add(f"{label[kind]}: {stage}", count)
+        table.add(f"{label[kind]} with Z_max (an RV)", int(np.isfinite(ds.zmax.values).sum()))
+        t = r["measured"]["trend"]
+        note = "a + bR over the whole cut sample, subtracted first (spec A6)"
+        if r["truth"]:
+            note += (f"; truth {r['truth']['trend']['slope']:+.4f} (the model's g_R "
+                     f"{inputs['g_R']:+.3f})")
+        table.add(f"{label[kind]}: radial [Fe/H] gradient d[Fe/H]/dR", t["slope"], t["error"],
+                  "dex/kpc", note)
+        for (group, height, mode), f in r["measured"]["fits"].items():
+            if mode == "weighted" or (mode == "raw" and (height == "zmax"
+                                                         or kind == "cepheids")):
+                continue  # in the tracer CSV
+            dl = "d[Fe/H]/d|Z|" if height == "abs_z" else "d[Fe/H]/dZ_max"
+            note = (f"N = {f['n']}; " + ("radial trend removed" if mode == "corrected"
+                                         else "no radial correction (as Zhong+2020)"))
+            if r["truth"]:
+                tv = r["truth"]["fits"][group, height, mode]["slope"]
+                note += f"; truth {tv:+.3f}, pull {(f['slope'] - tv) / f['error']:+.1f}"
+            paper = (tracers.PAPER_OC if mode == "corrected" else tracers.ZHONG2020_OC)
+            if kind == "clusters" and height == "abs_z" and group in paper:
+                who = "paper" if mode == "corrected" else "Zhong+2020"
+                note += f"; {who} {paper[group][0]:+.3f} ± {paper[group][1]:.3f}"
+            if kind == "cepheids" and height == "abs_z" and mode == "corrected":
+                note += "; paper: all R bins within {:+.3f} … {:+.3f}".format(
+                    *tracers.PAPER_DCEP_RANGE)
+            raw = "" if mode == "corrected" else " (no radial correction)"
+            table.add(f"{dl}, {label[kind]}, {group}{raw}", f["slope"], f["error"],
+                      "dex/kpc", note)
+        for cut in inputs["skipped"][kind]:
+            table.add(f"{label[kind]}: cut not applied", None, None, "", cut)
+    check = samples["zmax_check"]
+    steps = orbit["n_steps"]
+    table.add("tracer Z_max: orbit integration", orbit["time"], None, "Gyr",
+              f"galpy dop853_c in {orbit['potential']}, {steps} output times (1 per Myr); "
+              "the paper: 10 Gyr, 101 times")
+    if check:
+        ratio = check["dense_10"] / check["run"]
+        table.add(f"tracer Z_max: 10 Gyr / {orbit['time']:g} Gyr orbits, max |ratio − 1|",
+                  float(np.max(np.abs(ratio - 1))), None, "",
+                  f"the {check['n']} clusters with the highest Z_max, both sampled every Myr")
+        paper = check["paper_10"] / check["dense_10"]
+        table.add("tracer Z_max: the paper's 101 output times / every Myr, 10 Gyr, min",
+                  float(np.min(paper)), None, "", "101 samples can only underestimate")
+    return {"results": res, "rows": rows, "samples": samples}
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
@@ -498,9 +602,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-teff-correction", action="store_true",
                    help="skip the §1.4 T_eff-systematics polynomial")
     p.add_argument("--replicates", type=int, default=REPLICATES, help="jackknife groups")
+    t = p.add_argument_group("tracers (spec §1.5–1.6; default: the mock's, written in the "
+                             "archives' layouts)")
+    t.add_argument("--clusters", help="open clusters, Zhong+2020 layout (CSV/FITS/Parquet)")
+    t.add_argument("--cepheids", help="Cepheids, Drimmel+2023 table2 layout")
+    t.add_argument("--cepheids-gaia", help="Gaia DR3 gaia_source file with the Cepheids' "
+                                           "pmra, pmdec, radial_velocity (joined by source_id)")
+    t.add_argument("--orbit-time", type=float, default=tracers.ORBIT_TIME,
+                   help="Gyr of orbit integration for the tracers' Z_max (paper: 10)")
+    t.add_argument("--n-clusters", type=int, default=tracers.N_CLUSTERS,
+                   help="mock open clusters")
+    t.add_argument("--n-cepheids", type=int, default=tracers.N_CEPHEIDS,
+                   help="mock Cepheids drawn (about a quarter pass 7 < R ≤ 13 kpc)")
+    t.add_argument("--zmax-check", type=int, default=2,
+                   help="clusters also integrated 10 Gyr to check --orbit-time (0: none)")
+    t.add_argument("--no-tracers", action="store_true", help="skip the tracers")
+    t.add_argument("--tracers-only", action="store_true", help="only the tracers")
     a = p.parse_args(argv)
     run(a.catalog, a.survey, a.n, a.seed, a.out, not a.no_progress, a.potential,
-        not a.no_teff_correction, a.replicates)
+        not a.no_teff_correction, a.replicates, clusters=a.clusters, cepheids=a.cepheids,
+        cepheids_gaia=a.cepheids_gaia, with_tracers=not a.no_tracers,
+        tracers_only=a.tracers_only, orbit_time=a.orbit_time, n_clusters=a.n_clusters,
+        n_cepheids=a.n_cepheids, zmax_check=a.zmax_check)
     return 0
 
 
