@@ -42,7 +42,7 @@ import xarray as xr
 
 import cubes
 from cubes.dynamics import own_units, zmax_orbit
-from cubes.mock import tracers as tracer_mock
+from cubes.mock import tracers as mock_tracers
 from cubes.schemas import Schema
 
 AGE_EDGES = [0.0, 0.1, 0.5, 1.0, 2.0, 3.0]   # spec §3.4, Gyr, [lo, hi)
@@ -361,9 +361,9 @@ def mock_samples(seed: int, out: Path, n_clusters: int = N_CLUSTERS,
     """Draw the default mock tracers (:mod:`cubes.mock.tracers`, the recipe mock's disk in
     the long2025 frame), write them in the archives' layouts and return the paths and the
     truth (by cluster name / source id)."""
-    cl = tracer_mock.tracers(n_clusters, seed=seed * 1000 + 6, kind="clusters")
-    cep = tracer_mock.tracers(n_cepheids, seed=seed * 1000 + 7, kind="cepheids")
-    extra = tracer_mock.tracers(max(1, int(CEPHEID_FLAG1 * n_cepheids)), seed=seed * 1000 + 8,
+    cl = mock_tracers(n_clusters, seed=seed * 1000 + 6, kind="clusters")
+    cep = mock_tracers(n_cepheids, seed=seed * 1000 + 7, kind="cepheids")
+    extra = mock_tracers(max(1, int(CEPHEID_FLAG1 * n_cepheids)), seed=seed * 1000 + 8,
                                 kind="cepheids")
     paths = {"clusters": write_mock_clusters(cl, out / "long2025_mock_clusters_zhong2020.csv")}
     paths["cepheids"], paths["cepheids_gaia"] = write_mock_cepheids(

@@ -22,7 +22,7 @@ from scipy import stats
 
 import cubes
 from cubes.dynamics import zmax_energy
-from cubes.mock import tracers as tracer_mock
+from cubes.mock import tracers as mock_tracers
 from cubes_recipes import _long2025_tracers as T
 
 FRAME = cubes.Frame.preset("long2025")
@@ -181,7 +181,7 @@ def test_tracer_zmax_by_orbit_matches_galpy_directly():
     from galpy.orbit import Orbit
     from galpy.potential.mwpotentials import McMillan17
 
-    ds = tracer_mock.tracers(40, seed=5, kind="clusters")
+    ds = mock_tracers(40, seed=5, kind="clusters")
     pick = np.argsort(ds.age_true.values)[-2:]  # the two oldest: the highest orbits
     ds = ds.isel(star=pick)
     got = T.add_zmax({"clusters": T.phase_space(ds, FRAME),
@@ -211,7 +211,7 @@ def test_tracer_zmax_by_orbit_matches_galpy_directly():
 def _mock_sample(seed: int, kind: str):
     """A mock sample read through the archive layout (as the recipe does), with a cheap Z_max
     (the energy estimate: the estimator does not care how Z_max was made)."""
-    ds = tracer_mock.tracers(T.N_CLUSTERS if kind == "clusters" else T.N_CEPHEIDS,
+    ds = mock_tracers(T.N_CLUSTERS if kind == "clusters" else T.N_CEPHEIDS,
                              seed=seed, kind=kind)
     ps = T.phase_space(ds.assign(flag=("star", np.zeros(ds.sizes["star"]))), FRAME)
     ps, _, _ = T.cuts(ps, kind)

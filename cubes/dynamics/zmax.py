@@ -4,8 +4,8 @@ Long et al. 2025 (spec 003 §2) take Z_max = max |z(t)| of an orbit integrated f
 AGAMA in McMillan17, sampled at 101 times ("numsteps=101"). :func:`zmax_orbit` does the same
 with galpy (any galpy potential, McMillan17 included; time and sampling are parameters, with a
 dense default: 101 samples over 10 Gyr, Δt ≈ 0.1 Gyr, miss the peaks of 50–100 Myr vertical
-oscillations and underestimate Z_max). At ~0.05 s per orbit it suits clusters and Cepheids,
-not LAMOST.
+oscillations and underestimate Z_max). At ~0.04 s per 10 Gyr orbit in MWPotential2014 and
+0.5–0.8 s in McMillan17 it suits clusters and Cepheids, not LAMOST.
 
 For large samples :func:`zmax_energy` uses the vertical energy at the star's own radius,
 
