@@ -67,6 +67,14 @@ def _finite_1d(name: str, a) -> np.ndarray:
     return a
 
 
+def _paired_1d(name_a: str, a, name_b: str, b) -> tuple[np.ndarray, np.ndarray]:
+    """Two finite 1-D arrays of one length (one value per star each)."""
+    a, b = _finite_1d(name_a, a), _finite_1d(name_b, b)
+    if a.size != b.size:
+        raise ValueError(f"{name_a} and {name_b} differ in length: {a.size} and {b.size}")
+    return a, b
+
+
 def _check_q(q: float) -> float:
     q = float(q)
     if not 0.0 < q < 1.0:
@@ -202,9 +210,7 @@ def fit_quantile_curve(x, y, q: float, *, n_interior: int | None = None,
     -------
     QuantileCurve
     """
-    x, y = _finite_1d("x", x), _finite_1d("y", y)
-    if x.size != y.size:
-        raise ValueError(f"x and y differ in length: {x.size} and {y.size}")
+    x, y = _paired_1d("x", x, "y", y)
     lo, hi = float(x.min()), float(x.max())
     if not hi > lo:
         raise ValueError("x must take more than one value")
@@ -280,9 +286,7 @@ def calibrate(tau_ref, tau, *, quantiles: Sequence[float] = QUANTILES,
     -------
     AgeCalibration
     """
-    tau_ref, tau = _finite_1d("tau_ref", tau_ref), _finite_1d("tau", tau)
-    if tau_ref.size != tau.size:
-        raise ValueError(f"tau_ref and tau differ in length: {tau_ref.size} and {tau.size}")
+    tau_ref, tau = _paired_1d("tau_ref", tau_ref, "tau", tau)
     if 0.5 not in [float(q) for q in quantiles]:
         raise ValueError("quantiles must include 0.5 (P5 is fitted to the median curve)")
     dtau = tau - tau_ref
@@ -318,7 +322,7 @@ def jackknife_correction(tau_ref, tau, groups, at, *, n_interior: int, k: int | 
     (error, replicates)
         error: √((k − 1)/k Σ (θ_i − θ̄)²) per ``at``; replicates: (k, len(at)).
     """
-    tau_ref, tau = _finite_1d("tau_ref", tau_ref), _finite_1d("tau", tau)
+    tau_ref, tau = _paired_1d("tau_ref", tau_ref, "tau", tau)
     groups = np.asarray(groups)
     k = int(groups.max()) + 1 if k is None else int(k)
     at = np.atleast_1d(np.asarray(at, dtype=np.float64))
