@@ -357,6 +357,14 @@ def _legend_note(fig, text) -> float:
     return (0.25 + 0.16 * len(lines)) / fig.get_figheight()
 
 
+def _save_with_note(fig, path, note: str, *, top: float) -> None:
+    """Lay the panels out above the wrapped ``note`` and below the title, write, close."""
+    plt = _plt()
+    fig.tight_layout(rect=(0, _legend_note(fig, note), 1, top))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def figure_spatial(axis, hist, maps, panels, title, path, truth=None):
     """Hex maps of ``panels`` = (variable, label, colour map, limits); ``truth`` {variable:
     value} marks the mock's truth on the colour bars."""
@@ -369,14 +377,11 @@ def figure_spatial(axis, hist, maps, panels, title, path, truth=None):
                 truth=(truth or {}).get(name))
         ax.set_title(label.split(" [")[0])
     fig.suptitle(title, fontsize=11)
-    bottom = _legend_note(fig, "black dot: the Sun; dotted: circles of constant "
-                          "Galactocentric R (kpc, labelled at the top); thick black: cell "
-                          "centres within 1.6 kpc need an RV; white dashed: 1 kpc (phase-space "
-                          "cells); ×: dubious fit; hatched grey: no spiral found; outline: not "
-                          "fitted")
-    fig.tight_layout(rect=(0, bottom, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_with_note(fig, path, "black dot: the Sun; dotted: circles of constant "
+                    "Galactocentric R (kpc, labelled at the top); thick black: cell "
+                    "centres within 1.6 kpc need an RV; white dashed: 1 kpc (phase-space "
+                    "cells); ×: dubious fit; hatched grey: no spiral found; outline: not "
+                    "fitted", top=0.95)
 
 
 def figure_radial(hist, maps, profile, truth_model, path):
@@ -445,12 +450,9 @@ def figure_phase_space(hist, maps, path):
         plt.colorbar(sc, ax=ax).set_label(label)
     fig.suptitle("Widmark+2025 Figs. 6 and 13: phase-space samples in (R_g, v_R), with the "
                  "paper's display jitter of 20 pc and 4 km/s", fontsize=11)
-    bottom = _legend_note(fig, "large circles: good fits; ×: dubious; faint squares: fitted "
-                          "but no spiral detected (likelihood gain < gain_min); grey dots: not "
-                          "fitted")
-    fig.tight_layout(rect=(0, bottom, 1, 0.93))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_with_note(fig, path, "large circles: good fits; ×: dubious; faint squares: fitted "
+                    "but no spiral detected (likelihood gain < gain_min); grey dots: not "
+                    "fitted", top=0.93)
 
 
 def figure_back_propagated(orbits_ds, maps, path, name="alpha_plus_beta", label="α + β",
@@ -607,13 +609,10 @@ def figure_census(axis, census, path):
     ax.set_title("v_los fraction against distance", fontsize=10)
     fig.suptitle(f"Widmark+2025 Fig. 1 (mock): the {cells.size} spatial cells (400 pc hexagons) "
                  "that hold stars; GC to the right, rotation up", fontsize=11)
-    bottom = _legend_note(fig, "black dot: the Sun; dotted: circles of constant Galactocentric "
-                          "R (kpc, labelled at the top); thick black: 1.6 kpc, cells inside "
-                          "keep only stars with a measured v_los (L_z clip), beyond all stars "
-                          "(v_l clip); white dashed: 1 kpc, the phase-space-binning region")
-    fig.tight_layout(rect=(0, bottom, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_with_note(fig, path, "black dot: the Sun; dotted: circles of constant Galactocentric "
+                    "R (kpc, labelled at the top); thick black: 1.6 kpc, cells inside "
+                    "keep only stars with a measured v_los (L_z clip), beyond all stars "
+                    "(v_l clip); white dashed: 1 kpc, the phase-space-binning region", top=0.95)
 
 
 def figure_phase_space_samples(axes_p, counts, min_stars, path):
