@@ -47,29 +47,29 @@ def _truncated_normal(rng, sigma, size, limit):
 
 
 def _bulk(rng, size, amplitude, kind, populations, z_limit, shape):
+    """(z, w) of ``size`` stars from a mixture of populations, each drawn in turn."""
     if kind == "isothermal":
         pops = ISOTHERMAL if populations is None else populations
-        frac = np.array([p[0] for p in pops], dtype=np.float64)
-        k = rng.choice(len(pops), size=size, p=frac / frac.sum())
-        z = np.empty(size)
-        w = np.empty(size)
-        for i, (_, sigma) in enumerate(pops):
-            sel = k == i
-            z[sel] = _isothermal_z(rng, amplitude, sigma, int(sel.sum()), z_limit, shape)
-            w[sel] = rng.normal(0.0, sigma, int(sel.sum()))
-        return z, w
-    if kind == "gaussian":
+
+        def draw(pop, m):  # (fraction, σ): exp(−AΦ⊙/σ²) in z, the same σ in w
+            return _isothermal_z(rng, amplitude, pop[1], m, z_limit, shape), pop[1]
+    elif kind == "gaussian":
         pops = GAUSSIAN if populations is None else populations
-        frac = np.array([p[0] for p in pops], dtype=np.float64)
-        k = rng.choice(len(pops), size=size, p=frac / frac.sum())
-        z = np.empty(size)
-        w = np.empty(size)
-        for i, (_, sz, sw) in enumerate(pops):
-            sel = k == i
-            z[sel] = _truncated_normal(rng, sz, int(sel.sum()), z_limit)
-            w[sel] = rng.normal(0.0, sw, int(sel.sum()))
-        return z, w
-    raise ValueError(f"kind must be 'isothermal' or 'gaussian', got {kind!r}")
+
+        def draw(pop, m):  # (fraction, σ_z, σ_w)
+            return _truncated_normal(rng, pop[1], m, z_limit), pop[2]
+    else:
+        raise ValueError(f"kind must be 'isothermal' or 'gaussian', got {kind!r}")
+    frac = np.array([p[0] for p in pops], dtype=np.float64)
+    k = rng.choice(len(pops), size=size, p=frac / frac.sum())
+    z = np.empty(size)
+    w = np.empty(size)
+    for i, pop in enumerate(pops):
+        sel = k == i
+        m = int(sel.sum())
+        z[sel], sigma_w = draw(pop, m)
+        w[sel] = rng.normal(0.0, sigma_w, m)
+    return z, w
 
 
 def vertical_sample(
